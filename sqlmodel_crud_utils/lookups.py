@@ -1,0 +1,576 @@
+"""Lookups: ``field__op=value`` keys parsed, validated and turned into SQL.
+
+A key is parsed once per model and key (`parse_lookup` is cached); building
+the clause for a value is the only per-call work. Everything a user can get
+wrong raises `QueryError` naming the model, the key and, for an unknown
+field, the valid ones.
+
+    >>> from sqlmodel import Field, SQLModel
+    >>> class Pet(SQLModel, table=True):
+    ...     id: int | None = Field(default=None, primary_key=True)
+    ...     age: int = 0
+    >>> lookup = parse_lookup(Pet, "age__gte")
+    >>> lookup.field, lookup.op
+    ('age', 'gte')
+    >>> str(lookup.clause("3"))
+    'pet.age >= :age_1'
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import enum
+import functools
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, TypeVar, cast
+
+from sqlalchemy import ColumnElement, and_, inspect
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import InstrumentedAttribute, Mapper, RelationshipProperty
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.expression import ColumnElement as _ColumnElement
+from sqlalchemy.types import Boolean, TypeDecorator
+
+from .exceptions import QueryError
+
+__all__ = [
+    "OPERATORS",
+    "Lookup",
+    "RelatedCriteria",
+    "coerce_value",
+    "mapper_of",
+    "parse_field",
+    "parse_lookup",
+    "parse_order_key",
+    "parse_relationship_path",
+    "relationship_targets",
+]
+
+#: Every operator a lookup key may end with (``field__op``).
+OPERATORS: frozenset[str] = frozenset(
+    {
+        "eq",
+        "ne",
+        "lt",
+        "lte",
+        "gt",
+        "gte",
+        "in",
+        "not_in",
+        "like",
+        "ilike",
+        "contains",
+        "icontains",
+        "startswith",
+        "istartswith",
+        "endswith",
+        "iendswith",
+        "isnull",
+        "between",
+        "match",
+    }
+)
+
+_TEXT_OPERATORS = frozenset(
+    {
+        "like",
+        "ilike",
+        "contains",
+        "icontains",
+        "startswith",
+        "istartswith",
+        "endswith",
+        "iendswith",
+        "match",
+    }
+)
+
+_TRUE_WORDS = frozenset({"1", "true", "t", "yes", "y", "on"})
+_FALSE_WORDS = frozenset({"0", "false", "f", "no", "n", "off"})
+
+#: Extra criteria for a related model reached through a relationship filter
+#: (used for the soft-delete scope); ``None`` adds nothing.
+RelatedCriteria = Callable[[type[Any]], "ColumnElement[bool] | None"]
+
+
+_R = TypeVar("_R")
+
+
+def memoized(function: Callable[[type[Any], str], _R]) -> Callable[[type[Any], str], _R]:
+    """Cache ``function(model, key)`` forever: valid keys are bounded by the
+    schema, and invalid ones raise before anything is stored."""
+    memo: dict[tuple[type[Any], str], _R] = {}
+
+    @functools.wraps(function)
+    def lookup(model: type[Any], key: str) -> _R:
+        try:
+            return memo[model, key]
+        except KeyError:
+            result = memo[model, key] = function(model, key)
+            return result
+
+    return lookup
+
+
+def mapper_of(model: Any) -> Mapper[Any]:
+    """Return the SQLAlchemy mapper of a table model, or raise `QueryError`.
+
+    Example:
+        >>> mapper_of(int)
+        Traceback (most recent call last):
+        ...
+        sqlmodel_crud_utils.exceptions.QueryError: int is not a mapped table model
+    """
+    mapper = inspect(model, raiseerr=False) if isinstance(model, type) else None
+    if not isinstance(mapper, Mapper):
+        name = getattr(model, "__name__", repr(model))
+        raise QueryError(f"{name} is not a mapped table model", model=None, key=None)
+    return mapper
+
+
+def _valid_fields(mapper: Mapper[Any]) -> str:
+    return ", ".join(sorted(mapper.column_attrs.keys()))
+
+
+def _valid_relationships(mapper: Mapper[Any]) -> str:
+    return ", ".join(sorted(mapper.relationships.keys())) or "(none)"
+
+
+def _column_python_type(attr: InstrumentedAttribute[Any]) -> type[Any] | None:
+    try:
+        column_type = attr.property.columns[0].type
+        if isinstance(column_type, TypeDecorator):
+            column_type = column_type.impl_instance
+        python_type = column_type.python_type
+    except (NotImplementedError, AttributeError, IndexError):
+        return None
+    return None if python_type is object else cast("type[Any]", python_type)
+
+
+@dataclass(frozen=True, slots=True)
+class _Hop:
+    attribute: InstrumentedAttribute[Any]
+    target: type[Any]
+    collection: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Lookup:
+    """A parsed and validated lookup key.
+
+    Attributes:
+        model: the model the key starts from.
+        key: the key as given (``"team__name__icontains"``).
+        hops: the relationships walked before the field.
+        field: the column name on the last model.
+        op: the operator (``"eq"`` when none was given).
+        column: the mapped column attribute.
+        python_type: the column's Python type, used to coerce strings.
+
+    Example:
+        >>> from sqlmodel import Field, SQLModel
+        >>> class Cat(SQLModel, table=True):
+        ...     id: int | None = Field(default=None, primary_key=True)
+        >>> parse_lookup(Cat, "id__in").clause(["1", "2"]).right.value
+        [1, 2]
+    """
+
+    model: type[Any]
+    key: str
+    hops: tuple[_Hop, ...]
+    field: str
+    op: str
+    column: InstrumentedAttribute[Any]
+    python_type: type[Any] | None
+
+    def coerce(self, value: Any) -> Any:
+        """Coerce one value to this lookup's column type (see `coerce_value`)."""
+        return coerce_value(self.python_type, value, model=self.model, key=self.key)
+
+    def clause(
+        self, value: Any, related_criteria: RelatedCriteria | None = None
+    ) -> ColumnElement[bool]:
+        """Build the boolean SQL clause for ``value``.
+
+        ``related_criteria`` adds criteria for each related model reached
+        through a relationship (used to keep soft-deleted rows out).
+        """
+        condition = self._column_clause(value)
+        for hop in reversed(self.hops):
+            extra = related_criteria(hop.target) if related_criteria else None
+            if extra is not None:
+                condition = and_(condition, extra)
+            if hop.collection:
+                condition = hop.attribute.any(condition)
+            else:
+                condition = hop.attribute.has(condition)
+        return condition
+
+    def _column_clause(self, value: Any) -> ColumnElement[bool]:
+        column = self.column
+        op = self.op
+        if op in ("in", "not_in"):
+            if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
+                raise QueryError(
+                    f"lookup '{self.key}' takes a list of values, got {value!r}",
+                    model=self.model,
+                    key=self.key,
+                    value=value,
+                )
+            values = [self.coerce(item) for item in value]
+            return column.in_(values) if op == "in" else column.not_in(values)
+        if op == "isnull":
+            flag = coerce_value(bool, value, model=self.model, key=self.key)
+            if not isinstance(flag, bool):
+                raise QueryError(
+                    f"lookup '{self.key}' takes true or false, got {value!r}",
+                    model=self.model,
+                    key=self.key,
+                    value=value,
+                )
+            return column.is_(None) if flag else column.is_not(None)
+        if op == "between":
+            if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
+                raise QueryError(
+                    f"lookup '{self.key}' takes a pair (low, high), got {value!r}",
+                    model=self.model,
+                    key=self.key,
+                    value=value,
+                )
+            pair = list(value)
+            if len(pair) != 2:
+                raise QueryError(
+                    f"lookup '{self.key}' takes a pair (low, high), got {len(pair)} values",
+                    model=self.model,
+                    key=self.key,
+                    value=value,
+                )
+            return column.between(self.coerce(pair[0]), self.coerce(pair[1]))
+        if op in _TEXT_OPERATORS:
+            if not isinstance(value, str):
+                raise QueryError(
+                    f"lookup '{self.key}' takes a string, got {value!r}",
+                    model=self.model,
+                    key=self.key,
+                    value=value,
+                )
+            return _text_clause(column, op, value)
+        return _COMPARISONS[op](column, self.coerce(value))
+
+
+def _text_clause(column: InstrumentedAttribute[Any], op: str, value: str) -> ColumnElement[bool]:
+    if op == "like":
+        return column.like(value)
+    if op == "ilike":
+        return column.ilike(value)
+    if op == "contains":
+        return column.contains(value, autoescape=True)
+    if op == "icontains":
+        return column.icontains(value, autoescape=True)
+    if op == "startswith":
+        return column.startswith(value, autoescape=True)
+    if op == "istartswith":
+        return column.istartswith(value, autoescape=True)
+    if op == "endswith":
+        return column.endswith(value, autoescape=True)
+    if op == "iendswith":
+        return column.iendswith(value, autoescape=True)
+    return FullTextMatch(column, value)
+
+
+_COMPARISONS: dict[str, Callable[[InstrumentedAttribute[Any], Any], ColumnElement[bool]]] = {
+    "eq": lambda column, value: column == value,
+    "ne": lambda column, value: column != value,
+    "lt": lambda column, value: column < value,
+    "lte": lambda column, value: column <= value,
+    "gt": lambda column, value: column > value,
+    "gte": lambda column, value: column >= value,
+}
+
+
+class FullTextMatch(_ColumnElement[bool]):
+    """Full-text search of one text column, compiled per dialect.
+
+    * PostgreSQL: ``column @@ plainto_tsquery(value)`` (every word must occur);
+    * MySQL/MariaDB: ``MATCH (column) AGAINST (value IN BOOLEAN MODE)``
+      (the column needs a ``FULLTEXT`` index);
+    * SQLite has no full-text search on ordinary tables: the value is matched
+      as a case-insensitive substring instead (``%`` and ``_`` literal).
+
+    Example:
+        >>> from sqlalchemy import column
+        >>> from sqlalchemy.dialects import postgresql
+        >>> str(FullTextMatch(column("bio"), "wizard").compile(dialect=postgresql.dialect()))
+        'bio @@ plainto_tsquery(%(bio_1)s::VARCHAR)'
+    """
+
+    inherit_cache = True
+    type = Boolean()
+
+    def __init__(self, column: Any, value: str) -> None:
+        self.column = column
+        self.value = value
+        self._expression = column.match(value)
+        self._fallback = column.icontains(value, autoescape=True)
+
+    @property
+    def _from_objects(self) -> list[Any]:
+        return self._expression._from_objects  # type: ignore[no-any-return]
+
+    def _gen_cache_key(self, anon_map: Any, bindparams: list[Any]) -> Any:
+        return (FullTextMatch, self._expression._gen_cache_key(anon_map, bindparams))
+
+
+@compiles(FullTextMatch)
+def _compile_match(element: FullTextMatch, compiler: SQLCompiler, **kw: Any) -> str:
+    return compiler.process(element._expression, **kw)
+
+
+@compiles(FullTextMatch, "sqlite")
+def _compile_match_sqlite(element: FullTextMatch, compiler: SQLCompiler, **kw: Any) -> str:
+    return compiler.process(element._fallback, **kw)
+
+
+def coerce_value(
+    python_type: type[Any] | None, value: Any, *, model: Any = None, key: str | None = None
+) -> Any:
+    """Coerce a string to ``python_type``; any other value passes unchanged.
+
+    Web query parameters arrive as strings; this turns ``"42"`` into ``42``
+    for an integer column, ``"2024-01-31"`` into a `date`, ``"true"`` into
+    ``True`` and so on (int, float, Decimal, bool, date, datetime in ISO 8601,
+    time, UUID, Enum by value or name). A string that cannot be coerced
+    raises `QueryError`.
+
+    Example:
+        >>> coerce_value(int, "42"), coerce_value(bool, "off")
+        (42, False)
+    """
+    if not isinstance(value, str) or python_type is None or python_type is str:
+        return value
+    try:
+        return _parse(python_type, value)
+    except (ValueError, TypeError, ArithmeticError, KeyError) as exc:
+        raise QueryError(
+            f"cannot use {value!r} for '{key}': expected {python_type.__name__}",
+            model=model,
+            key=key,
+            value=value,
+        ) from exc
+
+
+def _parse(python_type: type[Any], text: str) -> Any:
+    if python_type is bool:
+        word = text.strip().lower()
+        if word in _TRUE_WORDS:
+            return True
+        if word in _FALSE_WORDS:
+            return False
+        raise ValueError(text)
+    if python_type is int:
+        return int(text)
+    if python_type is float:
+        return float(text)
+    if python_type is decimal.Decimal:
+        number = decimal.Decimal(text)
+        if not number.is_finite():
+            raise ValueError(text)
+        return number
+    if python_type is dt.datetime:
+        return dt.datetime.fromisoformat(_iso(text))
+    if python_type is dt.date:
+        return dt.date.fromisoformat(text)
+    if python_type is dt.time:
+        return dt.time.fromisoformat(_iso(text))
+    if python_type is uuid.UUID:
+        return uuid.UUID(text)
+    if isinstance(python_type, type) and issubclass(python_type, enum.Enum):
+        try:
+            return python_type(text)
+        except ValueError:
+            return python_type[text]
+    return text
+
+
+def _iso(text: str) -> str:
+    return text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text
+
+
+def _split_operator(key: str) -> tuple[list[str], str]:
+    parts = key.split("__")
+    if len(parts) > 1 and parts[-1] in OPERATORS:
+        return parts[:-1], parts[-1]
+    return parts, "eq"
+
+
+def _check_name(model: type[Any], key: str, name: str) -> None:
+    if not name or name.startswith("_") or not name.isidentifier():
+        raise QueryError(
+            f"invalid field name {name!r} in '{key}'; valid fields: "
+            f"{_valid_fields(mapper_of(model))}",
+            model=model,
+            key=key,
+        )
+
+
+def _walk(model: type[Any], key: str, names: list[str]) -> tuple[tuple[_Hop, ...], type[Any]]:
+    hops: list[_Hop] = []
+    current = model
+    for name in names:
+        _check_name(current, key, name)
+        mapper = mapper_of(current)
+        prop = mapper.relationships.get(name)
+        if prop is None:
+            raise QueryError(
+                f"unknown relationship {name!r} in '{key}'; "
+                f"relationships of {current.__name__}: {_valid_relationships(mapper)}",
+                model=current,
+                key=key,
+            )
+        target = prop.mapper.class_
+        hops.append(_Hop(getattr(current, name), target, bool(prop.uselist)))
+        current = target
+    return tuple(hops), current
+
+
+@memoized
+def parse_lookup(model: type[Any], key: str) -> Lookup:
+    """Parse ``field``, ``field__op`` or ``rel__field__op`` for ``model``.
+
+    Cached per model and key. Raises `QueryError` for an unknown field,
+    relationship or operator, and for names that are not columns (methods,
+    ``metadata``, ``model_config``, anything starting with ``_``).
+
+    Example:
+        >>> from sqlmodel import Field, SQLModel
+        >>> class Dog(SQLModel, table=True):
+        ...     id: int | None = Field(default=None, primary_key=True)
+        >>> parse_lookup(Dog, "name")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        sqlmodel_crud_utils.exceptions.QueryError: Dog: unknown field 'name' ... id
+    """
+    if not isinstance(key, str):
+        raise QueryError(f"lookup keys are strings, got {key!r}", model=model, key=str(key))
+    names, op = _split_operator(key)
+    *path, field = names
+    if path and op == "eq":
+        _, owner = _walk(model, key, path[:-1])
+        _check_name(owner, key, path[-1])
+        if path[-1] in mapper_of(owner).column_attrs:
+            raise QueryError(
+                f"unknown operator {field!r} in '{key}'; operators: {', '.join(sorted(OPERATORS))}",
+                model=owner,
+                key=key,
+            )
+    hops, target = _walk(model, key, path)
+    _check_name(target, key, field)
+    mapper = mapper_of(target)
+    if field not in mapper.column_attrs:
+        hint = (
+            f" ({field!r} is a relationship: filter on one of its fields)"
+            if field in mapper.relationships
+            else ""
+        )
+        raise QueryError(
+            f"unknown field {field!r} in '{key}'{hint}; valid fields of "
+            f"{target.__name__}: {_valid_fields(mapper)}",
+            model=target,
+            key=key,
+        )
+    column: InstrumentedAttribute[Any] = getattr(target, field)
+    python_type = _column_python_type(column)
+    if op in _TEXT_OPERATORS and python_type is not None and python_type is not str:
+        raise QueryError(
+            f"operator '{op}' in '{key}' needs a text field; {field!r} is {python_type.__name__}",
+            model=target,
+            key=key,
+        )
+    return Lookup(model, key, hops, field, op, column, python_type)
+
+
+@memoized
+def parse_field(model: type[Any], name: str) -> InstrumentedAttribute[Any]:
+    """The column attribute ``name`` of ``model``, or `QueryError`.
+
+    Example:
+        >>> from sqlmodel import Field, SQLModel
+        >>> class Eel(SQLModel, table=True):
+        ...     id: int | None = Field(default=None, primary_key=True)
+        >>> parse_field(Eel, "id").key
+        'id'
+    """
+    if not isinstance(name, str):
+        raise QueryError(f"field names are strings, got {name!r}", model=model, key=str(name))
+    _check_name(model, name, name)
+    mapper = mapper_of(model)
+    if name not in mapper.column_attrs:
+        raise QueryError(
+            f"unknown field {name!r}; valid fields: {_valid_fields(mapper)}",
+            model=model,
+            key=name,
+        )
+    return cast("InstrumentedAttribute[Any]", getattr(model, name))
+
+
+@memoized
+def parse_order_key(model: type[Any], key: str) -> tuple[InstrumentedAttribute[Any], bool]:
+    """Parse an ordering key: ``"age"`` (ascending) or ``"-age"`` (descending).
+
+    Returns the column attribute and whether the order is descending.
+
+    Example:
+        >>> from sqlmodel import Field, SQLModel
+        >>> class Owl(SQLModel, table=True):
+        ...     id: int | None = Field(default=None, primary_key=True)
+        >>> parse_order_key(Owl, "-id")[1]
+        True
+    """
+    descending = key.startswith("-")
+    name = key[1:] if descending or key.startswith("+") else key
+    return parse_field(model, name), descending
+
+
+@memoized
+def parse_relationship_path(model: type[Any], path: str) -> tuple[InstrumentedAttribute[Any], ...]:
+    """Parse a dotted relationship path (``"team.members"``).
+
+    Example:
+        >>> parse_relationship_path(int, "x")
+        Traceback (most recent call last):
+        ...
+        sqlmodel_crud_utils.exceptions.QueryError: int is not a mapped table model
+    """
+    mapper_of(model)
+    names = path.split(".") if isinstance(path, str) else []
+    if not names or not all(names):
+        raise QueryError(f"invalid relationship path {path!r}", model=model, key=str(path))
+    hops, _ = _walk(model, path, names)
+    return tuple(hop.attribute for hop in hops)
+
+
+def relationship_targets(model: type[Any]) -> Iterable[type[Any]]:
+    """Every model reachable from ``model`` through relationships, ``model``
+    included (each once).
+
+    Example:
+        >>> from sqlmodel import Field, SQLModel
+        >>> class Bee(SQLModel, table=True):
+        ...     id: int | None = Field(default=None, primary_key=True)
+        >>> list(relationship_targets(Bee)) == [Bee]
+        True
+    """
+    seen: dict[type[Any], None] = {}
+    pending = [model]
+    while pending:
+        current = pending.pop()
+        if current in seen:
+            continue
+        seen[current] = None
+        prop: RelationshipProperty[Any]
+        for prop in mapper_of(current).relationships:
+            pending.append(prop.mapper.class_)
+    return list(seen)
