@@ -4,7 +4,6 @@ Run with ``make demo``. Prints each chained query, its SQL and its result,
 first with a sync session, then the same queries with an async one.
 """
 
-
 import asyncio
 import tempfile
 from pathlib import Path

@@ -14,9 +14,11 @@ from .exceptions import (
     TransactionError,
     ValidationError,
 )
+from .hooks import clear_hooks, get_hooks, register_hook, unregister_hook
 from .mixins import SoftDeleteMixin, acting_as
 from .pagination import CursorPage, Page
 from .query import Q
+from .transactions import a_transaction, transaction
 
 __version__ = "0.2.0"
 
@@ -33,5 +35,11 @@ __all__ = [
     "TransactionError",
     "ValidationError",
     "__version__",
+    "a_transaction",
     "acting_as",
+    "clear_hooks",
+    "get_hooks",
+    "register_hook",
+    "transaction",
+    "unregister_hook",
 ]

@@ -1,0 +1,35 @@
+"""Differences between SQLAlchemy versions, in one place.
+
+SQLAlchemy 2.1 renamed ``await_only`` to ``await_`` (the old name is
+deprecated there); 2.0 has only ``await_only``.
+
+    >>> in_greenlet()
+    False
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from typing import Any, TypeVar
+
+_T = TypeVar("_T")
+
+try:  # SQLAlchemy >= 2.1
+    from sqlalchemy.util.concurrency import await_ as _await
+except ImportError:  # pragma: no cover - SQLAlchemy 2.0
+    from sqlalchemy.util.concurrency import await_only as _await
+
+from sqlalchemy.util.concurrency import in_greenlet as _in_greenlet
+
+__all__ = ["await_", "in_greenlet"]
+
+
+def await_(awaitable: Awaitable[_T]) -> _T:
+    """Await ``awaitable`` from sync code running inside ``AsyncSession.run_sync``."""
+    result: Any = _await(awaitable)
+    return result  # type: ignore[no-any-return]
+
+
+def in_greenlet() -> bool:
+    """Whether this sync code runs inside ``run_sync`` (so `await_` works)."""
+    return bool(_in_greenlet())
