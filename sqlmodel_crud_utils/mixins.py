@@ -21,6 +21,7 @@ the mixins true for writes and reads made without this library's helpers:
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -357,9 +358,6 @@ def live_only() -> ORMOption:
     return with_loader_criteria(SoftDeleteMixin, _live, include_aliases=True)
 
 
-_LIVE_ONLY = live_only()
-
-
 def _scope_relationship_loads(state: ORMExecuteState) -> None:
     if not state.is_select or not state.is_relationship_load:
         return
@@ -367,9 +365,15 @@ def _scope_relationship_loads(state: ORMExecuteState) -> None:
         return
     if any(isinstance(option, _SoftScope) for option in state.user_defined_options):
         return
-    if not any(is_soft_delete_model(mapper.class_) for mapper in state.all_mappers):
-        return
-    state.statement = state.statement.options(_LIVE_ONLY)
+    # only the loaded model: a subquery load embeds the parent's query, which stays as it was
+    target = state.bind_mapper
+    if target is not None and is_soft_delete_model(target.class_):
+        state.statement = state.statement.options(_live_criteria(target.class_))
+
+
+@functools.cache
+def _live_criteria(model: type[Any]) -> ORMOption:
+    return with_loader_criteria(model, _live, include_aliases=True)
 
 
 def _stamp_before_flush(session: Session, flush_context: Any, instances: Any) -> None:
