@@ -21,7 +21,6 @@ the mixins true for writes and reads made without this library's helpers:
 from __future__ import annotations
 
 import datetime as dt
-import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -242,9 +241,9 @@ class AuditMixin:
 
     Example:
         >>> from sqlmodel import Field, SQLModel
-        >>> class Page(SQLModel, AuditMixin, table=True):
+        >>> class Article(SQLModel, AuditMixin, table=True):
         ...     id: int | None = Field(default=None, primary_key=True)
-        >>> sorted(Page.__table__.columns.keys())
+        >>> sorted(Article.__table__.columns.keys())
         ['created_at', 'created_by', 'id', 'updated_at', 'updated_by']
     """
 
@@ -347,9 +346,6 @@ def live_only() -> ORMOption:
     in a statement you write yourself (root rows, joins, eager loads).
 
     Example:
-        >>> from sqlmodel import select
-        >>> class Tag(SoftDeleteMixin):
-        ...     pass
         >>> type(live_only()).__name__
         'LoaderCriteriaOption'
 
@@ -371,9 +367,14 @@ def _scope_relationship_loads(state: ORMExecuteState) -> None:
         state.statement = state.statement.options(_live_criteria(target.class_))
 
 
-@functools.cache
+_LIVE_CRITERIA: dict[type[Any], ORMOption] = {}
+
+
 def _live_criteria(model: type[Any]) -> ORMOption:
-    return with_loader_criteria(model, _live, include_aliases=True)
+    option = _LIVE_CRITERIA.get(model)
+    if option is None:
+        option = _LIVE_CRITERIA[model] = with_loader_criteria(model, _live, include_aliases=True)
+    return option
 
 
 def _stamp_before_flush(session: Session, flush_context: Any, instances: Any) -> None:

@@ -141,11 +141,15 @@ def _soft_options(model: type[Any], mode: str) -> tuple[ORMOption, ...]:
     """Loader criteria keeping soft-deleted rows out of every load of every
     soft-delete model reachable from ``model`` (root, joins, subqueries,
     eager and lazy relationship loads)."""
+    targets = [target for target in relationship_targets(model) if is_soft_delete_model(target)]
+    if not targets:
+        return ()
+    # marks the statement (and the lazy loads of its rows) as already scoped
     options: list[ORMOption] = [soft_scope(mode)]
     if mode == "include":
         return tuple(options)
-    for target in relationship_targets(model):
-        if not is_soft_delete_model(target) or (mode == "only" and target is model):
+    for target in targets:
+        if mode == "only" and target is model:
             continue
         options.append(
             with_loader_criteria(target, target.is_deleted == false(), include_aliases=True)
