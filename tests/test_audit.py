@@ -204,3 +204,18 @@ def test_acting_as_is_isolated_between_threads(session: Session) -> None:
     assert seen == {"A": "alice", "B": "bob"}
     rows = {a.name: a.created_by for a in Q(Author).all(session)}
     assert rows == {"A": "alice", "B": "bob"}
+
+
+async def test_keyset_pages_by_created_at(db: Any) -> None:
+    base = dt.datetime(2024, 1, 1, tzinfo=UTC)
+    await add(
+        db,
+        *(Author(name=f"a{i}", created_at=base + dt.timedelta(microseconds=i)) for i in range(5)),
+    )
+    q = Q(Author).order_by("-created_at")
+    page = await db.run(q, "keyset", 2)
+    seen = [a.name for a in page.items]
+    while page.has_next:
+        page = await db.run(q, "keyset", 2, page.next_cursor)
+        seen += [a.name for a in page.items]
+    assert seen == ["a4", "a3", "a2", "a1", "a0"]
