@@ -15,7 +15,7 @@ from .exceptions import (
     ValidationError,
 )
 from .hooks import clear_hooks, get_hooks, register_hook, unregister_hook
-from .mixins import SoftDeleteMixin, acting_as
+from .mixins import AuditMixin, SoftDeleteMixin, UTCDateTime, acting_as, live_only, with_deleted
 from .pagination import CursorPage, Page
 from .query import Q
 from .transactions import a_transaction, transaction
@@ -23,6 +23,7 @@ from .transactions import a_transaction, transaction
 __version__ = "0.2.0"
 
 __all__ = [
+    "AuditMixin",
     "BulkOperationError",
     "CursorPage",
     "MultipleRecordsError",
@@ -33,13 +34,16 @@ __all__ = [
     "SQLModelCRUDError",
     "SoftDeleteMixin",
     "TransactionError",
+    "UTCDateTime",
     "ValidationError",
     "__version__",
     "a_transaction",
     "acting_as",
     "clear_hooks",
     "get_hooks",
+    "live_only",
     "register_hook",
     "transaction",
     "unregister_hook",
+    "with_deleted",
 ]

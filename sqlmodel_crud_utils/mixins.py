@@ -1,12 +1,21 @@
-"""Model mixins: soft delete (and what keeps it true).
+"""Model mixins: soft delete and audit columns, and what keeps them true.
 
 >>> from sqlmodel import Field, SQLModel
->>> class Note(SQLModel, SoftDeleteMixin, table=True):
+>>> class Note(SQLModel, AuditMixin, SoftDeleteMixin, table=True):
 ...     id: int | None = Field(default=None, primary_key=True)
 >>> note = Note()
 >>> note.soft_delete(user="ada")
 >>> note.is_deleted, note.deleted_by
 (True, 'ada')
+
+Two session listeners, registered once on import for every `Session`
+(SQLModel's, SQLAlchemy's, and the one inside each `AsyncSession`), keep
+the mixins true for writes and reads made without this library's helpers:
+
+* ``before_flush`` stamps `AuditMixin` and `SoftDeleteMixin` instances on
+  ``session.add()`` + commit (see `AuditMixin`);
+* ``do_orm_execute`` makes every *relationship load* of a soft-delete
+  model live-only (see `SoftDeleteMixin` for the exact rule).
 """
 
 from __future__ import annotations
@@ -17,18 +26,36 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
-from sqlalchemy import DateTime
+from sqlalchemy import DateTime, event, false, inspect
+from sqlalchemy.dialects import mysql
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
+from sqlalchemy.orm.interfaces import ORMOption, UserDefinedOption
+from sqlalchemy.sql.cache_key import HasCacheKey
+from sqlalchemy.sql.type_api import TypeEngine
+from sqlalchemy.sql.visitors import InternalTraversal
+from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field
 
 __all__ = [
+    "AuditMixin",
     "SoftDeleteMixin",
+    "UTCDateTime",
     "acting_as",
+    "audit_update_values",
     "current_user",
+    "is_audit_model",
     "is_soft_delete_model",
+    "live_only",
+    "soft_scope",
     "utc_now",
+    "with_deleted",
 ]
 
 _current_user: ContextVar[str | None] = ContextVar("sqlmodel_crud_utils_user", default=None)
+
+#: Execution option that turns off the live-only relationship loads of one statement.
+INCLUDE_DELETED = "include_deleted"
 
 
 def utc_now() -> dt.datetime:
@@ -56,8 +83,13 @@ def current_user() -> str | None:
 def acting_as(user: str | None) -> Iterator[None]:
     """Attribute the writes made inside the block to ``user``.
 
+    Fills ``created_by`` / ``updated_by`` / ``deleted_by`` where the caller
+    left them empty: ORM flushes (``session.add()`` + commit, sync and
+    async), `Q.update`, `Q.delete`, ``soft_delete()`` and the legacy writes.
     Backed by a context variable, so each thread and each asyncio task sees
-    its own value. Blocks nest; the previous user is restored on exit.
+    its own value (an `AsyncSession` flushes inside a greenlet that shares
+    the calling task's context, so the value reaches it). Blocks nest; the
+    previous user is restored on exit.
 
     Example:
         >>> with acting_as("ada"):
@@ -74,12 +106,83 @@ def acting_as(user: str | None) -> Iterator[None]:
         _current_user.reset(token)
 
 
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """A datetime column that always reads back as timezone-aware UTC.
+
+    Stored as ``TIMESTAMP WITH TIME ZONE`` on PostgreSQL, ``DATETIME(6)``
+    (naive UTC, microseconds kept) on MySQL/MariaDB and naive UTC text on
+    SQLite. Aware values are converted to UTC before they are stored; a
+    *naive* value is taken to be UTC already (the convention of
+    ``datetime.utcnow()`` and of most databases), on every backend alike.
+
+    Example:
+        >>> from sqlalchemy.dialects import sqlite
+        >>> column_type, lite = UTCDateTime(), sqlite.dialect()
+        >>> paris = dt.timezone(dt.timedelta(hours=1))
+        >>> column_type.process_bind_param(dt.datetime(2024, 1, 1, 13, tzinfo=paris), lite)
+        datetime.datetime(2024, 1, 1, 12, 0)
+        >>> column_type.process_result_value(dt.datetime(2024, 1, 1, 12), lite)
+        datetime.datetime(2024, 1, 1, 12, 0, tzinfo=datetime.timezone.utc)
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    @property
+    def python_type(self) -> type[dt.datetime]:
+        return dt.datetime
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name in ("mysql", "mariadb"):
+            return dialect.type_descriptor(mysql.DATETIME(fsp=6))
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(DateTime(timezone=True))
+        return dialect.type_descriptor(DateTime())
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        if not isinstance(value, dt.datetime):
+            return value
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=dt.timezone.utc)
+        value = value.astimezone(dt.timezone.utc)
+        return value if dialect.name == "postgresql" else value.replace(tzinfo=None)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Any:
+        if not isinstance(value, dt.datetime):
+            return value
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.timezone.utc)
+        return value.astimezone(dt.timezone.utc)
+
+
 class SoftDeleteMixin:
     """Soft delete for a table model: rows are flagged, not removed.
 
-    Adds ``is_deleted`` (indexed), ``deleted_at`` and ``deleted_by``. Every
-    read path of this library hides flagged rows unless asked otherwise
-    (`Q.soft`, ``include_deleted=True``).
+    Adds ``is_deleted`` (indexed), ``deleted_at`` (`UTCDateTime`) and
+    ``deleted_by``. ``soft_delete(user=None)`` / ``restore()`` flag and
+    unflag an instance; setting ``is_deleted = True`` and flushing fills
+    ``deleted_at`` and (from `acting_as`) ``deleted_by`` when left empty.
+
+    Where deleted rows are hidden:
+
+    * every read of this library: `Q` terminals (``all``, ``first``,
+      ``get``, ``count``, ``exists``, ``paginate``, ``keyset``, ``stream``),
+      relationship filters (``books__title=...``), every ``include()``
+      strategy, lazy loads of the objects `Q` returned, and `Q.update` /
+      `Q.delete` (they leave deleted rows alone) — unless ``Q.soft("include")``
+      / ``soft("only")`` says otherwise;
+    * every *relationship load* of a soft-delete model, whatever loaded the
+      parent (``session.get``, a plain ``select()``): lazy loads, and
+      ``selectinload`` / ``subqueryload`` on your own statements.
+
+    Where they are not hidden: a statement you write yourself is yours —
+    ``session.execute(select(Model))``, ``session.get(Model, pk)`` and
+    joins or ``joinedload`` inside such a statement return what you asked
+    for, deleted rows included. Add ``.options(live_only())`` to get the
+    library's filter on such a statement, or use `Q`. To see deleted
+    children through relationship loads, add ``.options(with_deleted())``
+    (it propagates to the lazy loads of the rows loaded) or
+    ``.execution_options(include_deleted=True)`` (that statement only).
 
     Example:
         >>> from sqlmodel import Field, SQLModel
@@ -91,20 +194,73 @@ class SoftDeleteMixin:
     """
 
     is_deleted: bool = Field(default=False, index=True, nullable=False)
-    deleted_at: dt.datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    deleted_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
     deleted_by: str | None = Field(default=None, max_length=100)
 
     def soft_delete(self, user: str | None = None) -> None:
-        """Flag this row as deleted, by ``user`` (or the `acting_as` user)."""
+        """Flag this row as deleted, by ``user`` (or the `acting_as` user).
+
+        Example:
+            >>> memo = SoftDeleteMixin()
+            >>> with acting_as("ada"):
+            ...     memo.soft_delete()
+            >>> memo.is_deleted, memo.deleted_by, memo.deleted_at.tzinfo
+            (True, 'ada', datetime.timezone.utc)
+        """
         self.is_deleted = True
         self.deleted_at = utc_now()
         self.deleted_by = user if user is not None else current_user()
 
     def restore(self) -> None:
-        """Clear the deleted flag and its details."""
+        """Clear the deleted flag and its details.
+
+        Example:
+            >>> memo = SoftDeleteMixin()
+            >>> memo.soft_delete("ada"); memo.restore()
+            >>> memo.is_deleted, memo.deleted_at, memo.deleted_by
+            (False, None, None)
+        """
         self.is_deleted = False
         self.deleted_at = None
         self.deleted_by = None
+
+
+class AuditMixin:
+    """Who created and last changed a row, and when.
+
+    Adds ``created_at`` and ``updated_at`` (`UTCDateTime`, NOT NULL, aware
+    UTC when read back on every backend) and ``created_by`` /
+    ``updated_by``. On insert, both timestamps are set to the same instant
+    (the ORM flush sets them; a Core ``insert()`` gets the column default).
+    ``updated_at`` is set again on every update: each ORM flush that
+    changes the row, `Q.update` / `Q.delete` (soft), and plain Core
+    ``update()`` statements (column ``onupdate``); a value you set yourself
+    wins. ``created_by`` / ``updated_by`` are filled from `acting_as` when
+    left empty; with no `acting_as` user, an update leaves ``updated_by``
+    as it was.
+
+    Example:
+        >>> from sqlmodel import Field, SQLModel
+        >>> class Article(SQLModel, AuditMixin, table=True):
+        ...     id: int | None = Field(default=None, primary_key=True)
+        >>> sorted(Article.__table__.columns.keys())
+        ['created_at', 'created_by', 'id', 'updated_at', 'updated_by']
+    """
+
+    created_at: dt.datetime | None = Field(
+        default=None,
+        sa_type=UTCDateTime,
+        nullable=False,
+        sa_column_kwargs={"default": utc_now},
+    )
+    updated_at: dt.datetime | None = Field(
+        default=None,
+        sa_type=UTCDateTime,
+        nullable=False,
+        sa_column_kwargs={"default": utc_now, "onupdate": utc_now},
+    )
+    created_by: str | None = Field(default=None, max_length=100)
+    updated_by: str | None = Field(default=None, max_length=100)
 
 
 def is_soft_delete_model(model: Any) -> bool:
@@ -115,3 +271,150 @@ def is_soft_delete_model(model: Any) -> bool:
         False
     """
     return isinstance(model, type) and issubclass(model, SoftDeleteMixin)
+
+
+def is_audit_model(model: Any) -> bool:
+    """Whether ``model`` uses `AuditMixin`.
+
+    Example:
+        >>> is_audit_model(AuditMixin), is_audit_model(str)
+        (True, False)
+    """
+    return isinstance(model, type) and issubclass(model, AuditMixin)
+
+
+def audit_update_values(model: Any, values: dict[str, Any]) -> dict[str, Any]:
+    """``values`` for a set-based ``UPDATE`` of ``model``, plus
+    ``updated_at`` (now) and ``updated_by`` (the `acting_as` user, if any)
+    for `AuditMixin` models, unless ``values`` already sets them.
+
+    Example:
+        >>> with acting_as("ada"):
+        ...     stamped = audit_update_values(AuditMixin, {"title": "x"})
+        >>> sorted(stamped), stamped["updated_by"]
+        (['title', 'updated_at', 'updated_by'], 'ada')
+    """
+    if not is_audit_model(model):
+        return values
+    stamped = dict(values)
+    stamped.setdefault("updated_at", utc_now())
+    user = current_user()
+    if user is not None:
+        stamped.setdefault("updated_by", user)
+    return stamped
+
+
+# --------------------------------------------------------------- read-path scope
+
+
+class _SoftScope(HasCacheKey, UserDefinedOption):
+    """Statement option recording the soft-delete scope a statement was
+    built with; propagates to the lazy loads of the rows it loads, and is
+    part of the cache key (so cached compiled statements never mix scopes)."""
+
+    _cache_key_traversal = [("payload", InternalTraversal.dp_plain_obj)]  # noqa: RUF012
+    propagate_to_loaders = True
+
+
+def soft_scope(mode: str) -> ORMOption:
+    """The option `Q` puts on its statements: ``mode`` (``"exclude"``,
+    ``"include"`` or ``"only"``) is the scope the statement already
+    applies, so the global relationship-load filter keeps out of it.
+
+    Example:
+        >>> soft_scope("include").payload
+        'include'
+    """
+    return _SoftScope(mode)
+
+
+def with_deleted() -> ORMOption:
+    """Option for your own statements: relationship loads of the rows they
+    load (lazy, selectin, subquery) include soft-deleted rows.
+
+    Example: ``author = session.scalars(select(Author).options(with_deleted())).one()``
+    """
+    return _SoftScope("include")
+
+
+def _live(cls: Any) -> Any:
+    return cls.is_deleted == false()
+
+
+def live_only() -> ORMOption:
+    """Loader criteria hiding soft-deleted rows of every soft-delete model
+    in a statement you write yourself (root rows, joins, eager loads).
+
+    Example:
+        >>> type(live_only()).__name__
+        'LoaderCriteriaOption'
+
+    Usage: ``session.execute(select(Author).options(live_only()))``.
+    """
+    return with_loader_criteria(SoftDeleteMixin, _live, include_aliases=True)
+
+
+def _scope_relationship_loads(state: ORMExecuteState) -> None:
+    if not state.is_select or not state.is_relationship_load:
+        return
+    if state.execution_options.get(INCLUDE_DELETED):
+        return
+    if any(isinstance(option, _SoftScope) for option in state.user_defined_options):
+        return
+    # only the loaded model: a subquery load embeds the parent's query, which stays as it was
+    target = state.bind_mapper
+    if target is not None and is_soft_delete_model(target.class_):
+        state.statement = state.statement.options(_live_criteria(target.class_))
+
+
+_LIVE_CRITERIA: dict[type[Any], ORMOption] = {}
+
+
+def _live_criteria(model: type[Any]) -> ORMOption:
+    option = _LIVE_CRITERIA.get(model)
+    if option is None:
+        option = _LIVE_CRITERIA[model] = with_loader_criteria(model, _live, include_aliases=True)
+    return option
+
+
+def _stamp_before_flush(session: Session, flush_context: Any, instances: Any) -> None:
+    now = utc_now()
+    user = current_user()
+    for obj in session.new:
+        if isinstance(obj, AuditMixin):
+            if obj.created_at is None:
+                obj.created_at = now
+            if obj.updated_at is None:
+                obj.updated_at = obj.created_at
+            if obj.created_by is None:
+                obj.created_by = user
+            if obj.updated_by is None:
+                obj.updated_by = obj.created_by
+        if isinstance(obj, SoftDeleteMixin) and obj.is_deleted:
+            _fill_deletion(obj, now, user)
+    for obj in session.dirty:
+        if not isinstance(obj, AuditMixin | SoftDeleteMixin):
+            continue
+        if not session.is_modified(obj, include_collections=False):
+            continue
+        attrs = inspect(obj).attrs
+        if isinstance(obj, AuditMixin):
+            if not attrs.updated_at.history.has_changes():
+                obj.updated_at = now
+            if user is not None and not attrs.updated_by.history.has_changes():
+                obj.updated_by = user
+        if isinstance(obj, SoftDeleteMixin) and attrs.is_deleted.history.added == [True]:
+            _fill_deletion(obj, now, user)
+
+
+def _fill_deletion(obj: SoftDeleteMixin, now: dt.datetime, user: str | None) -> None:
+    if obj.deleted_at is None:
+        obj.deleted_at = now
+    if obj.deleted_by is None:
+        obj.deleted_by = user
+
+
+if not event.contains(Session, "before_flush", _stamp_before_flush):
+    event.listen(Session, "before_flush", _stamp_before_flush)
+if not event.contains(Session, "do_orm_execute", _scope_relationship_loads):
+    event.listen(Session, "do_orm_execute", _scope_relationship_loads)

@@ -78,7 +78,7 @@ from .lookups import (
     parse_relationship_path,
     relationship_targets,
 )
-from .mixins import current_user, is_soft_delete_model, utc_now
+from .mixins import audit_update_values, current_user, is_soft_delete_model, soft_scope, utc_now
 from .pagination import CursorPage, Page, decode_cursor, encode_cursor
 
 __all__ = ["Q", "SoftMode", "Strategy"]
@@ -141,11 +141,15 @@ def _soft_options(model: type[Any], mode: str) -> tuple[ORMOption, ...]:
     """Loader criteria keeping soft-deleted rows out of every load of every
     soft-delete model reachable from ``model`` (root, joins, subqueries,
     eager and lazy relationship loads)."""
-    if mode == "include":
+    targets = [target for target in relationship_targets(model) if is_soft_delete_model(target)]
+    if not targets:
         return ()
-    options: list[ORMOption] = []
-    for target in relationship_targets(model):
-        if not is_soft_delete_model(target) or (mode == "only" and target is model):
+    # marks the statement (and the lazy loads of its rows) as already scoped
+    options: list[ORMOption] = [soft_scope(mode)]
+    if mode == "include":
+        return tuple(options)
+    for target in targets:
+        if mode == "only" and target is model:
             continue
         options.append(
             with_loader_criteria(target, target.is_deleted == false(), include_aliases=True)
@@ -594,7 +598,9 @@ class Q(Generic[M]):
     def _counted(self, paging: bool) -> Any:
         inner = self._select(loading=False, ordering=False, paging=paging)
         if paging and (self._limit is not None or self._offset):
-            return select(func.count()).select_from(inner.subquery())
+            # loader criteria only reach a nested SELECT from the outer statement
+            counted = select(func.count()).select_from(inner.subquery())
+            return counted.options(*_soft_options(self.model, self._soft))
         return inner.with_only_columns(func.count(), maintain_column_froms=True)
 
     def count(self, session: Session) -> int:
@@ -610,7 +616,8 @@ class Q(Generic[M]):
         Example: ``taken = Q(Hero).where(name="Rusty-Man").exists(session)``
         """
         inner = self._select(loading=False, ordering=False)
-        return bool(session.execute(select(inner.exists())).scalar())
+        stmt = select(inner.exists()).options(*_soft_options(self.model, self._soft))
+        return bool(session.execute(stmt).scalar())
 
     def paginate(self, session: Session, page: int = 1, size: int = 20) -> Page[M]:
         """Page ``page`` (1-based) of ``size`` rows plus the total count.
@@ -766,10 +773,13 @@ class Q(Generic[M]):
         """Set fields on every matching row in one ``UPDATE ... WHERE``;
         returns the number of rows matched. Runs in the session's
         transaction and does not commit. Hooks do not fire (set-based write).
+        `AuditMixin` models also get ``updated_at`` and (from `acting_as`)
+        ``updated_by`` unless ``values`` sets them.
 
         Example: ``n = Q(Hero).where(team_id=1).update(session, age=40)``
         """
-        stmt = update(self.model).where(*self._write_criteria()).values(self._values(values))
+        stamped = audit_update_values(self.model, self._values(values))
+        stmt = update(self.model).where(*self._write_criteria()).values(stamped)
         result = cast("CursorResult[Any]", session.execute(stmt))
         return int(result.rowcount)
 
