@@ -10,4 +10,3 @@ class Account(SQLModel, table=True):
     email: str = Field(max_length=100, unique=True)
     owner: int = Field(default=0, index=True)
     balance: int = 0
-

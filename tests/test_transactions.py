@@ -101,12 +101,16 @@ async def test_successful_block_commits_every_step(tx: Tx) -> None:
 
 async def test_failing_block_leaves_no_trace_and_caller_exception_is_unchanged(tx: Tx) -> None:
     boom = Boom("stop")
-    with pytest.raises(Boom) as raised:
+
+    async def failing() -> None:
         async with tx.block():
             await tx.add(Account(email="cat@x.io"))
             await tx.update(Q(Account).where(email="ann@x.io"), balance=99)
             await tx.delete(Q(Account).where(email="bob@x.io"))
             raise boom
+
+    with pytest.raises(Boom) as raised:
+        await failing()
     assert raised.value is boom
     assert raised.value.__cause__ is None
     assert tx.committed() == BEFORE
@@ -115,19 +119,25 @@ async def test_failing_block_leaves_no_trace_and_caller_exception_is_unchanged(t
 
 
 async def test_library_and_sqlalchemy_non_database_errors_propagate_unchanged(tx: Tx) -> None:
-    with pytest.raises(RecordNotFoundError):
+    async def failing() -> None:
         async with tx.block():
             await tx.add(Account(email="cat@x.io"))
             await tx.db.run(Q(Account).where(email="nobody@x.io"), "one")
+
+    with pytest.raises(RecordNotFoundError):
+        await failing()
     assert tx.committed() == BEFORE
 
 
 async def test_unique_violation_at_flush_is_a_transaction_error(tx: Tx) -> None:
-    with pytest.raises(TransactionError) as raised:
+    async def failing() -> None:
         async with tx.block():
             await tx.update(Q(Account).where(email="ann@x.io"), balance=0)
             await tx.add(Account(email="cat@x.io"))
             await tx.add(Account(email="bob@x.io"))  # duplicate unique email
+
+    with pytest.raises(TransactionError) as raised:
+        await failing()
     assert isinstance(raised.value.__cause__, IntegrityError)
     assert tx.committed() == BEFORE
     async with tx.block():  # the session is usable again
@@ -137,10 +147,14 @@ async def test_unique_violation_at_flush_is_a_transaction_error(tx: Tx) -> None:
 
 async def test_duplicate_primary_key_at_commit_is_a_transaction_error(tx: Tx) -> None:
     eve_id = tx.db.seed(Account(email="eve@x.io"))[0].id
-    with pytest.raises(TransactionError, match="commit failed") as raised:
+
+    async def failing() -> None:
         async with tx.block():
             await tx.update(Q(Account).where(email="ann@x.io"), balance=0)
             await tx.add(Account(id=eve_id, email="new@x.io"), flush=False)  # fails at commit
+
+    with pytest.raises(TransactionError, match="commit failed") as raised:
+        await failing()
     assert isinstance(raised.value.__cause__, IntegrityError)
     assert tx.committed() == {**BEFORE, "eve@x.io": 0}
     assert not in_transaction(tx.session)
@@ -148,51 +162,63 @@ async def test_duplicate_primary_key_at_commit_is_a_transaction_error(tx: Tx) ->
 
 
 async def test_failing_nested_block_caught_by_caller_rolls_back_only_itself(tx: Tx) -> None:
+    async def failing_inner() -> None:
+        async with tx.block():
+            await tx.add(Account(email="dan@x.io"))
+            await tx.update(Q(Account).where(email="ann@x.io"), balance=0)
+            await tx.delete(Q(Account).where(email="bob@x.io"))
+            raise Boom
+
     async with tx.block():
         await tx.add(Account(email="cat@x.io"))
         with pytest.raises(Boom):
-            async with tx.block():
-                await tx.add(Account(email="dan@x.io"))
-                await tx.update(Q(Account).where(email="ann@x.io"), balance=0)
-                await tx.delete(Q(Account).where(email="bob@x.io"))
-                raise Boom
+            await failing_inner()
         assert await tx.emails() == ["ann@x.io", "bob@x.io", "cat@x.io"]
         await tx.update(Q(Account).where(email="bob@x.io"), balance=21)
     assert tx.committed() == {"ann@x.io": 10, "bob@x.io": 21, "cat@x.io": 0}
 
 
 async def test_nested_database_error_caught_by_caller_rolls_back_only_itself(tx: Tx) -> None:
+    async def failing_inner() -> None:
+        async with tx.block():
+            await tx.update(Q(Account).where(email="ann@x.io"), balance=0)
+            await tx.add(Account(email="bob@x.io"))  # duplicate
+
     async with tx.block():
         await tx.add(Account(email="cat@x.io"))
         with pytest.raises(TransactionError) as raised:
-            async with tx.block():
-                await tx.update(Q(Account).where(email="ann@x.io"), balance=0)
-                await tx.add(Account(email="bob@x.io"))  # duplicate
+            await failing_inner()
         assert isinstance(raised.value.__cause__, IntegrityError)
         await tx.add(Account(email="dan@x.io"))
     assert tx.committed() == {**BEFORE, "cat@x.io": 0, "dan@x.io": 0}
 
 
 async def test_nested_success_is_undone_when_the_outer_block_fails(tx: Tx) -> None:
-    with pytest.raises(Boom):
+    async def failing_outer() -> None:
         async with tx.block():
             async with tx.block():
                 await tx.add(Account(email="cat@x.io"))
                 await tx.delete(Q(Account).where(email="ann@x.io"))
             assert await tx.emails() == ["bob@x.io", "cat@x.io"]
             raise Boom
+
+    with pytest.raises(Boom):
+        await failing_outer()
     assert tx.committed() == BEFORE
 
 
 async def test_three_levels_each_roll_back_only_themselves(tx: Tx) -> None:
+    async def failing_third_level() -> None:
+        async with tx.block():
+            await tx.add(Account(email="l3@x.io"))
+            raise Boom
+
     async with tx.block():
         await tx.add(Account(email="l1@x.io"))
         async with tx.block():
             await tx.add(Account(email="l2@x.io"))
             with pytest.raises(Boom):
-                async with tx.block():
-                    await tx.add(Account(email="l3@x.io"))
-                    raise Boom
+                await failing_third_level()
     assert set(tx.committed()) == {*BEFORE, "l1@x.io", "l2@x.io"}
 
 
