@@ -304,3 +304,31 @@ async def test_cancelled_nested_block_rolls_back_everything(small_pool: Any) -> 
     assert small_pool.pool.checkedout() == 0
     async with AsyncSession(small_pool) as fresh:
         assert (await fresh.exec(select(Account))).all() == []
+
+
+SLEEP = {"postgresql": "SELECT pg_sleep(30)", "mariadb": "SELECT SLEEP(30)"}
+
+
+async def test_task_cancelled_during_a_statement_leaves_a_clean_pool(
+    small_pool: Any, backend: Any
+) -> None:
+    if backend.name not in SLEEP:
+        pytest.skip("needs a server-side sleep")
+    inside = asyncio.Event()
+
+    async def work() -> None:
+        async with AsyncSession(small_pool) as session, a_transaction(session):
+            session.add(Account(email="cat@x.io"))
+            await session.flush()
+            inside.set()
+            await (await session.connection()).exec_driver_sql(SLEEP[backend.name])
+
+    task = asyncio.create_task(work())
+    await inside.wait()
+    await asyncio.sleep(0.2)  # the sleep statement is running on the server
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(task, 10)
+    assert small_pool.pool.checkedout() == 0
+    async with AsyncSession(small_pool) as fresh:
+        assert (await fresh.exec(select(Account))).all() == []
