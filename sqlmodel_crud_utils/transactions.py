@@ -88,7 +88,8 @@ def transaction(session: Session) -> Iterator[Session]:
 
     The outermost block commits the session's current transaction, so work
     done on the session just before the block is committed (or rolled back)
-    with it.
+    with it. Passing an ``AsyncSession`` raises `TypeError` (it could not
+    commit); use `a_transaction`.
 
     Example::
 
@@ -96,6 +97,8 @@ def transaction(session: Session) -> Iterator[Session]:
             session.add(Hero(name="Deadpond"))
             Q(Team).where(name="Z-Force").delete(session)
     """
+    if isinstance(session, AsyncSession):
+        raise TypeError("transaction() needs a sync Session; use a_transaction() for AsyncSession")
     with _block(session) as depth:
         if depth:
             with session.begin_nested():
@@ -123,6 +126,8 @@ async def a_transaction(session: AsyncSession) -> AsyncIterator[AsyncSession]:
             session.add(Hero(name="Deadpond"))
             await Q(Team).where(name="Z-Force").a_delete(session)
     """
+    if not isinstance(session, AsyncSession):
+        raise TypeError("a_transaction() needs an AsyncSession; use transaction() for Session")
     with _block(session) as depth:
         if depth:
             async with session.begin_nested():

@@ -332,3 +332,13 @@ async def test_task_cancelled_during_a_statement_leaves_a_clean_pool(
     assert small_pool.pool.checkedout() == 0
     async with AsyncSession(small_pool) as fresh:
         assert (await fresh.exec(select(Account))).all() == []
+
+
+async def test_the_wrong_kind_of_session_is_refused_before_anything_runs(db: Any) -> None:
+    if db.async_session is None:
+        pytest.skip("needs both kinds of session")
+    with pytest.raises(TypeError, match="a_transaction"), transaction(db.async_session):
+        pass
+    with pytest.raises(TypeError, match="needs an AsyncSession"):
+        async with a_transaction(db.session):
+            pass
