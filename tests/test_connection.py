@@ -272,3 +272,28 @@ def test_32_threads_of_mixed_operations_through_a_small_pool(server_engine: Engi
     assert found == expected
     assert len(found) == THREADS * (OPERATIONS // 5)  # one net insert per 5 operations
     assert server_engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+
+
+def test_overlapping_sessions_on_in_memory_sqlite_share_the_connection() -> None:
+    engine = create_pooled_engine("sqlite://")
+    SQLModel.metadata.create_all(engine)
+    with Session(engine) as first, Session(engine) as second:
+        assert first.exec(select(Account)).all() == []  # opens the shared transaction
+        second.add(Account(email="a@x.io"))
+        second.commit()  # joins it rather than failing on a second BEGIN
+        assert [a.email for a in first.exec(select(Account)).all()] == ["a@x.io"]
+    engine.dispose()
+
+
+async def test_overlapping_async_sessions_on_in_memory_sqlite() -> None:
+    from sqlmodel.ext.asyncio.session import AsyncSession
+
+    engine = create_async_pooled_engine("sqlite+aiosqlite://")
+    async with engine.begin() as conn:
+        await conn.run_sync(SQLModel.metadata.create_all)
+    async with AsyncSession(engine) as first, AsyncSession(engine) as second:
+        assert (await first.exec(select(Account))).all() == []
+        second.add(Account(email="a@x.io"))
+        await second.commit()
+        assert [a.email for a in (await first.exec(select(Account))).all()] == ["a@x.io"]
+    await engine.dispose()
