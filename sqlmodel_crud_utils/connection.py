@@ -67,10 +67,11 @@ def create_pooled_engine(
     described in this module (e.g. ``pool_pre_ping=False``, ``poolclass=NullPool``).
 
     Example:
-        >>> engine = create_pooled_engine("sqlite://")
-        >>> type(engine.pool).__name__, engine.pool._pre_ping
-        ('StaticPool', True)
-        >>> engine.dispose()
+        >>> engine = create_pooled_engine("postgresql+psycopg://app@db/app", pool_size=10)
+        >>> type(engine.pool).__name__, engine.pool.size()
+        ('QueuePool', 10)
+        >>> type(create_pooled_engine("sqlite://").pool).__name__
+        'StaticPool'
     """
     parsed = make_url(url)
     options = _engine_options(parsed, False, pool_size, max_overflow, pool_timeout, kwargs)

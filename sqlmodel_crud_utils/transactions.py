@@ -74,7 +74,8 @@ def _block(session: Session | AsyncSession) -> Iterator[int]:
     try:
         yield depth
     except _DATABASE_ERRORS as exc:
-        raise TransactionError(f"transaction rolled back: {exc}") from exc
+        undone = "savepoint" if depth else "transaction"
+        raise TransactionError(f"{undone} rolled back: {exc}") from exc
     finally:
         session.info[_DEPTH] = depth
 

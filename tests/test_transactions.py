@@ -136,7 +136,7 @@ async def test_unique_violation_at_flush_is_a_transaction_error(tx: Tx) -> None:
             await tx.add(Account(email="cat@x.io"))
             await tx.add(Account(email="bob@x.io"))  # duplicate unique email
 
-    with pytest.raises(TransactionError) as raised:
+    with pytest.raises(TransactionError, match=r"^transaction rolled back") as raised:
         await failing()
     assert isinstance(raised.value.__cause__, IntegrityError)
     assert tx.committed() == BEFORE
@@ -178,15 +178,18 @@ async def test_failing_nested_block_caught_by_caller_rolls_back_only_itself(tx: 
     assert tx.committed() == {"ann@x.io": 10, "bob@x.io": 21, "cat@x.io": 0}
 
 
-async def test_nested_database_error_caught_by_caller_rolls_back_only_itself(tx: Tx) -> None:
+@pytest.mark.parametrize("flush", [True, False], ids=["in-block", "at-release"])
+async def test_nested_database_error_caught_by_caller_rolls_back_only_itself(
+    tx: Tx, flush: bool
+) -> None:
     async def failing_inner() -> None:
         async with tx.block():
             await tx.update(Q(Account).where(email="ann@x.io"), balance=0)
-            await tx.add(Account(email="bob@x.io"))  # duplicate
+            await tx.add(Account(email="bob@x.io"), flush=flush)  # duplicate
 
     async with tx.block():
         await tx.add(Account(email="cat@x.io"))
-        with pytest.raises(TransactionError) as raised:
+        with pytest.raises(TransactionError, match=r"^savepoint rolled back") as raised:
             await failing_inner()
         assert isinstance(raised.value.__cause__, IntegrityError)
         await tx.add(Account(email="dan@x.io"))
