@@ -125,8 +125,9 @@ def _engine_options(
             options["poolclass"] = StaticPool
     elif backend in ("mysql", "mariadb"):
         options["pool_recycle"] = _MYSQL_RECYCLE_SECONDS
-    options.setdefault("poolclass", AsyncAdaptedQueuePool if is_async else QueuePool)
     options.update(kwargs)
+    if options.get("poolclass") is None:
+        options["poolclass"] = AsyncAdaptedQueuePool if is_async else QueuePool
     if "pool" in options:  # a ready-made pool: the pool class and sizes are its own
         del options["poolclass"]
         return options

@@ -15,7 +15,9 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import delete
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Session, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -345,3 +347,22 @@ async def test_the_wrong_kind_of_session_is_refused_before_anything_runs(db: Any
     with pytest.raises(TypeError, match="needs an AsyncSession"):
         async with a_transaction(db.session):
             pass
+
+
+async def test_row_changed_by_another_connection_is_a_transaction_error(tx: Tx) -> None:
+    ann = await tx.db.run(Q(Account).where(email="ann@x.io"), "one")
+
+    async def failing() -> None:
+        async with tx.block():
+            with tx.db.backend.engine.begin() as other:  # someone else deletes the row
+                other.execute(delete(Account).where(Account.email == "ann@x.io"))
+            ann.balance = 1
+            await tx.add(Account(email="cat@x.io"))
+
+    with pytest.raises(TransactionError) as raised:
+        await failing()
+    # PostgreSQL / MariaDB: the ORM's StaleDataError (UPDATE matched no row);
+    # SQLite: the write conflicts with the reader's snapshot (database is locked).
+    assert isinstance(raised.value.__cause__, (StaleDataError, OperationalError))
+    assert tx.committed() == {"bob@x.io": 20}
+    assert await tx.emails() == ["bob@x.io"]
