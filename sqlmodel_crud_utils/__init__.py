@@ -5,6 +5,7 @@
 '0.2.0'
 """
 
+from .connection import create_async_pooled_engine, create_pooled_engine
 from .exceptions import (
     BulkOperationError,
     MultipleRecordsError,
@@ -18,7 +19,7 @@ from .hooks import clear_hooks, get_hooks, register_hook, unregister_hook
 from .mixins import AuditMixin, SoftDeleteMixin, UTCDateTime, acting_as, live_only, with_deleted
 from .pagination import CursorPage, Page
 from .query import Q
-from .transactions import a_transaction, transaction
+from .transactions import a_transaction, in_transaction, transaction
 
 __version__ = "0.2.0"
 
@@ -40,7 +41,10 @@ __all__ = [
     "a_transaction",
     "acting_as",
     "clear_hooks",
+    "create_async_pooled_engine",
+    "create_pooled_engine",
     "get_hooks",
+    "in_transaction",
     "live_only",
     "register_hook",
     "transaction",

@@ -5,19 +5,33 @@
         update_row(7, {"age": 40}, session, Hero)
     # committed here; any exception rolled everything back
 
-Inside a block, the library's legacy write functions flush instead of
-committing, and each runs in its own SAVEPOINT: a write that fails rolls
-back only itself and reports the failure as usual (``(False, None)``, or
-its exception with ``raise_on_error=True``), leaving the block's earlier
-work intact and the session usable. Any exception that leaves the block
-rolls the whole block back.
+What a block guarantees:
 
-Blocks nest: an inner block is a SAVEPOINT, so a failing inner block that
-the caller catches rolls back only itself.
+* success commits, once, when the outermost block exits;
+* any exception rolls the block back, then propagates. Your own exceptions
+  (and non-database SQLAlchemy errors such as ``NoResultFound``) come out
+  unchanged, the very same object. Errors raised by the database
+  (`sqlalchemy.exc.DBAPIError`: a unique violation, a deadlock, a lost
+  connection; and the ORM's ``StaleDataError``) come out as
+  `TransactionError` with the original as ``__cause__``. A failing commit is
+  always a `TransactionError`;
+* blocks nest: an inner block is a SAVEPOINT, so a failing inner block that
+  the caller catches rolls back only itself and the outer block goes on;
+* after any failure the session is usable again.
 
-SQLite note: the ``pysqlite``/``aiosqlite`` drivers defer ``BEGIN`` and
-mishandle SAVEPOINT unless the engine is set up for it; engines made with
-`create_pooled_engine` are (see `sqlmodel_crud_utils.connection`).
+Inside a block, writes only flush: `Q.update` / `Q.delete` run in the
+block's transaction, and the library's legacy write functions flush instead
+of committing, each in its own SAVEPOINT, so a write that fails rolls back
+only itself and reports the failure as usual (``(False, None)``, or its
+exception with ``raise_on_error=True``), leaving the block's earlier work
+intact. Do not call ``session.commit()`` inside a block: it would end the
+block's transaction early.
+
+SQLite note: the ``pysqlite``/``aiosqlite`` drivers defer ``BEGIN``, so a
+SAVEPOINT opened before the first write is not inside any transaction and
+its release commits. Engines made with `create_pooled_engine` /
+`create_async_pooled_engine` fix this (see `sqlmodel_crud_utils.connection`);
+with a plain ``create_engine("sqlite://...")`` nested blocks do not roll back.
 """
 
 from __future__ import annotations
@@ -25,15 +39,18 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 
-from .exceptions import TransactionError
+from .exceptions import TransactionError, translate_errors
 
 __all__ = ["a_transaction", "in_transaction", "transaction", "unit_of_work"]
 
 _DEPTH = "sqlmodel_crud_utils.transaction_depth"
+_DATABASE_ERRORS = (DBAPIError, StaleDataError)
+_COMMIT_FAILED = "commit failed, transaction rolled back"
 
 
 def in_transaction(session: Session | AsyncSession) -> bool:
@@ -48,6 +65,22 @@ def in_transaction(session: Session | AsyncSession) -> bool:
 
 
 @contextmanager
+def _block(session: Session | AsyncSession) -> Iterator[int]:
+    """What `transaction` and `a_transaction` share: the nesting depth (yields
+    the depth outside this block, ``0`` for the outermost) and the translation
+    of database errors leaving the block."""
+    depth: int = session.info.get(_DEPTH, 0)
+    session.info[_DEPTH] = depth + 1
+    try:
+        yield depth
+    except _DATABASE_ERRORS as exc:
+        undone = "savepoint" if depth else "transaction"
+        raise TransactionError(f"{undone} rolled back: {exc}") from exc
+    finally:
+        session.info[_DEPTH] = depth
+
+
+@contextmanager
 def transaction(session: Session) -> Iterator[Session]:
     """Run the block atomically: commit on success, roll back on any
     exception. Database errors (including a failed commit) are re-raised as
@@ -55,62 +88,59 @@ def transaction(session: Session) -> Iterator[Session]:
     propagate unchanged. A nested block uses a SAVEPOINT.
 
     The outermost block commits the session's current transaction, so work
-    done on the session just before the block is committed with it.
+    done on the session just before the block is committed (or rolled back)
+    with it. Passing an ``AsyncSession`` raises `TypeError` (it could not
+    commit); use `a_transaction`.
 
     Example::
 
         with transaction(session):
-            write_row(Hero(name="Deadpond"), session)
+            session.add(Hero(name="Deadpond"))
             Q(Team).where(name="Z-Force").delete(session)
     """
-    depth = session.info.get(_DEPTH, 0)
-    session.info[_DEPTH] = depth + 1
-    try:
+    if isinstance(session, AsyncSession):
+        raise TypeError("transaction() needs a sync Session; use a_transaction() for AsyncSession")
+    with _block(session) as depth:
         if depth:
             with session.begin_nested():
                 yield session
-        else:
-            try:
-                yield session
+            return
+        try:
+            yield session
+            with translate_errors(_COMMIT_FAILED):
                 session.commit()
-            except BaseException:
-                session.rollback()
-                raise
-    except SQLAlchemyError as exc:
-        raise TransactionError(f"transaction rolled back: {exc}") from exc
-    finally:
-        session.info[_DEPTH] = depth
+        except BaseException:
+            session.rollback()
+            raise
 
 
 @asynccontextmanager
 async def a_transaction(session: AsyncSession) -> AsyncIterator[AsyncSession]:
     """Async twin of `transaction` for an ``AsyncSession``.
 
-    A task cancelled inside the block has its work rolled back before the
-    cancellation propagates.
+    A task cancelled inside the block has its work rolled back (and its
+    connection returned to the pool) before the cancellation propagates.
 
     Example::
 
         async with a_transaction(session):
-            await a_write_row(Hero(name="Deadpond"), session)
+            session.add(Hero(name="Deadpond"))
+            await Q(Team).where(name="Z-Force").a_delete(session)
     """
-    depth = session.info.get(_DEPTH, 0)
-    session.info[_DEPTH] = depth + 1
-    try:
+    if not isinstance(session, AsyncSession):
+        raise TypeError("a_transaction() needs an AsyncSession; use transaction() for Session")
+    with _block(session) as depth:
         if depth:
             async with session.begin_nested():
                 yield session
-        else:
-            try:
-                yield session
+            return
+        try:
+            yield session
+            with translate_errors(_COMMIT_FAILED):
                 await session.commit()
-            except BaseException:
-                await session.rollback()
-                raise
-    except SQLAlchemyError as exc:
-        raise TransactionError(f"transaction rolled back: {exc}") from exc
-    finally:
-        session.info[_DEPTH] = depth
+        except BaseException:
+            await session.rollback()
+            raise
 
 
 @contextmanager

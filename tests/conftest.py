@@ -19,10 +19,11 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, event, insert, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
-from sqlmodel import Session, SQLModel, create_engine
+from sqlmodel import Session, SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
+
+from sqlmodel_crud_utils import create_async_pooled_engine, create_pooled_engine
 
 for _module in sorted(Path(__file__).parent.glob("models*.py")):
     importlib.import_module(f"tests.{_module.stem}")
@@ -88,7 +89,8 @@ def backend(
 ) -> Iterator[Backend]:
     name = request.param
     sync_url, async_url = backend_urls(name, tmp_path_factory.mktemp(name))
-    engine = create_engine(sync_url)
+    # The library's factories: on SQLite they make savepoints real (see connection.py).
+    engine = create_pooled_engine(sync_url)
     try:
         with engine.connect() as conn:
             conn.execute(text("SELECT 1"))
@@ -174,7 +176,7 @@ async def db(request: pytest.FixtureRequest, backend: Backend) -> AsyncIterator[
         finally:
             session.close()
         return
-    async_engine = create_async_engine(backend.async_url, poolclass=NullPool)
+    async_engine = create_async_pooled_engine(backend.async_url, poolclass=NullPool)
     async_session = AsyncSession(async_engine)
     try:
         yield Database(backend, "async", session, async_session)
