@@ -78,8 +78,9 @@ def test_page_examples_run(page: Path, tmp_path: Path) -> None:
     )
 
 
+MARKER = re.compile(r"^<!-- (sql|text|executed|md)\b", re.MULTILINE)
 RENDERER = ROOT / "docs" / "_tools" / "render.py"
-GENERATED = [page for page in PAGES if "<!-- sql:" in page.read_text(encoding="utf-8")]
+GENERATED = [page for page in PAGES if MARKER.search(page.read_text(encoding="utf-8"))]
 
 
 @pytest.mark.parametrize("page", GENERATED, ids=[str(p.relative_to(ROOT)) for p in GENERATED])
