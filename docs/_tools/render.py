@@ -16,6 +16,7 @@ the generated SQL and output are what the code really produces.
 """
 
 import ast
+import html
 import asyncio
 import inspect
 import re
@@ -58,7 +59,8 @@ def where_table(examples: dict[str, Any]) -> str:
     for op, q in examples.items():
         call = "where(" + ", ".join(q._describe()) + ")"
         where = " ".join(q.sql("sqlite", literal=True).split("WHERE", 1)[1].split())
-        rows.append(f"| `{op}` | `{call}` | `{where}` |".replace("||", "\\|\\|"))
+        sql = html.escape(where, quote=False).replace("|", "&#124;")  # no raw pipes inside a table
+        rows.append(f"| `{op}` | `{call}` | <code>{sql}</code> |")
     return "\n".join(rows)
 
 
