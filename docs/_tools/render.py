@@ -16,8 +16,8 @@ the generated SQL and output are what the code really produces.
 """
 
 import ast
-import html
 import asyncio
+import html
 import inspect
 import re
 import sys
