@@ -41,8 +41,10 @@ HEROES = [
 ]
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def client(backend: Backend) -> Iterator[TestClient]:
+    """One seeded app per backend for the module: tests that write put the
+    data back (checked by `test_data_is_unchanged`)."""
     example.AppModel.metadata.drop_all(backend.engine)
     example.AppModel.metadata.create_all(backend.engine)
     app = example.create_app(backend.sync_url)
@@ -251,3 +253,8 @@ def test_async_url_maps_drivers() -> None:
     assert example.async_url("sqlite:///heroes.db") == "sqlite+aiosqlite:///heroes.db"
     assert example.async_url("postgresql://u@h/db") == "postgresql+psycopg://u@h/db"
     assert example.async_url("mysql+pymysql://u@h/db") == "mysql+aiomysql://u@h/db"
+
+
+def test_data_is_unchanged(client: TestClient) -> None:
+    body = client.get("/heroes", params={"order_by": "id", "size": 100}).json()
+    assert [(h["name"], h["age"]) for h in body["items"]] == [(n, a) for n, a, _ in HEROES]
