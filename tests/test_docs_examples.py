@@ -1,0 +1,98 @@
+"""Every ```python block of README.md and docs/*.md runs, so the docs cannot rot.
+
+Each page runs in a fresh Python process (its own models and metadata), its
+blocks concatenated in order, from a temporary directory. Top-level ``await``
+is allowed: the page is compiled with ``PyCF_ALLOW_TOP_LEVEL_AWAIT`` and the
+resulting coroutine, if any, is run with ``asyncio.run``. Pages without
+python blocks are not collected.
+"""
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+BLOCK = re.compile(r"^```python[^\n]*\n(.*?)^```[ \t]*$", re.MULTILINE | re.DOTALL)
+
+RUNNER = """
+import ast, asyncio, inspect, sys
+source = open(sys.argv[1], encoding="utf-8").read()
+code = compile(source, sys.argv[2], "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
+namespace = {"__name__": "__main__"}
+result = eval(code, namespace)
+if inspect.iscoroutine(result):
+    asyncio.run(result)
+"""
+
+
+def python_blocks(page: Path) -> list[str]:
+    return BLOCK.findall(page.read_text(encoding="utf-8"))
+
+
+def page_source(page: Path) -> str:
+    """The page's python blocks joined in order, padded with blank lines so
+    a traceback's line numbers match the markdown file."""
+    text = page.read_text(encoding="utf-8")
+    lines = [""] * text.count("\n")
+    for match in BLOCK.finditer(text):
+        first = text.count("\n", 0, match.start(1))
+        for offset, line in enumerate(match.group(1).splitlines()):
+            lines[first + offset] = line
+    return "\n".join(lines) + "\n"
+
+
+PAGES_WITH_CODE = [page for page in PAGES if python_blocks(page)]
+
+
+def test_pages_are_found() -> None:
+    assert any(page.name == "query.md" for page in PAGES_WITH_CODE)
+    assert any(page.name == "README.md" for page in PAGES_WITH_CODE)
+
+
+@pytest.mark.parametrize(
+    "page", PAGES_WITH_CODE, ids=[str(p.relative_to(ROOT)) for p in PAGES_WITH_CODE]
+)
+def test_page_examples_run(page: Path, tmp_path: Path) -> None:
+    script = tmp_path / "page.py"
+    script.write_text(page_source(page), encoding="utf-8")
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+    }
+    env["PYTHONWARNINGS"] = "error::DeprecationWarning"
+    completed = subprocess.run(
+        [sys.executable, "-c", RUNNER, str(script), str(page)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert completed.returncode == 0, (
+        f"{page.relative_to(ROOT)} failed:\n{completed.stdout}\n{completed.stderr}"
+    )
+
+
+MARKER = re.compile(r"^<!-- (sql|text|executed|md)\b", re.MULTILINE)
+RENDERER = ROOT / "docs" / "_tools" / "render.py"
+GENERATED = [page for page in PAGES if MARKER.search(page.read_text(encoding="utf-8"))]
+
+
+@pytest.mark.parametrize("page", GENERATED, ids=[str(p.relative_to(ROOT)) for p in GENERATED])
+def test_generated_sql_is_current(page: Path, tmp_path: Path) -> None:
+    """The ```sql / ```text blocks under ``<!-- sql: ... -->`` markers are
+    what the code above them produces today."""
+    completed = subprocess.run(
+        [sys.executable, str(RENDERER), "--check", str(page)],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert completed.returncode == 0, completed.stderr
