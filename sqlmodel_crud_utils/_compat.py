@@ -19,7 +19,7 @@ try:  # SQLAlchemy >= 2.1
 except ImportError:  # pragma: no cover - SQLAlchemy 2.0
     from sqlalchemy.util.concurrency import await_only as _await
 
-from sqlalchemy.util.concurrency import in_greenlet as _in_greenlet
+from sqlalchemy.util.concurrency import in_greenlet as _in_greenlet  # noqa: E402
 
 __all__ = ["await_", "in_greenlet"]
 
