@@ -18,7 +18,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, cast
 
-from sqlalchemy import Table, insert, inspect, tuple_
+from sqlalchemy import Integer, Table, insert, inspect, tuple_
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Mapper, Session, make_transient_to_detached
@@ -161,6 +161,8 @@ def update_row(
     Unknown fields in ``data`` raise `QueryError` before anything is
     written. ``before_update`` hooks may rewrite the data.
     """
+    for key in data:
+        parse_field(model, key)
     with read_scope(session):
         row = find_row(session, model, id_value, pk_field)
     values = call_hooks(type(row), "before_update", row, dict(data))
@@ -276,16 +278,20 @@ def get_one_or_create(
 # ------------------------------------------------------------------ bulk
 
 
-def _plain_mapping(mapper: Mapper[Any]) -> bool:
-    return mapper.inherits is None and not mapper.relationships
-
-
-def _rows_insertable_in_bulk(rows: Sequence[Any]) -> bool:
-    for row in rows:
-        state = inspect(row)
-        if not state.transient or not _plain_mapping(state.mapper):
-            return False
-    return True
+def _insertable_in_bulk(row: Any) -> bool:
+    """A new row of a single-table model, with no related objects to cascade
+    and a key that is either given or a generated integer."""
+    state = inspect(row)
+    mapper = state.mapper
+    if not state.transient or mapper.inherits is not None:
+        return False
+    if any(state.dict.get(relationship.key) for relationship in mapper.relationships):
+        return False
+    key_columns = mapper.primary_key
+    if len(key_columns) > 1:
+        return True
+    key = mapper.get_property_by_column(key_columns[0]).key
+    return state.dict.get(key) is not None or isinstance(key_columns[0].type, Integer)
 
 
 def _bulk_insert(session: Session, rows: Sequence[Any]) -> None:
@@ -299,7 +305,7 @@ def _bulk_insert(session: Session, rows: Sequence[Any]) -> None:
     database values, and attached to the session as persistent objects.
     """
     dialect = session.get_bind().dialect
-    if dialect.name != "sqlite" or not _rows_insertable_in_bulk(rows):
+    if dialect.name != "sqlite" or not all(_insertable_in_bulk(row) for row in rows):
         session.add_all(rows)
         session.flush()
         return
@@ -419,8 +425,8 @@ def _insert_one_by_one(session: Session, rows: list[Any]) -> tuple[list[Any], li
             _reset_transient(session, row, original)
             errors.append({"index": index, "row": row, "error": str(exc), "exception": exc})
         else:
-            _loaded(session, [row])
             succeeded.append(row)
+    _loaded(session, succeeded)  # after the last rollback, which expired them
     return succeeded, errors
 
 
