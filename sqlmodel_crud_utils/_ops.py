@@ -66,13 +66,14 @@ def read_scope(session: Session) -> Iterator[None]:
 
 
 @contextmanager
-def _write_scope(session: Session) -> Iterator[None]:
-    """`unit_of_work`, plus: on the async path (inside ``run_sync``) the
-    commit does not expire the session's objects. Expired objects cannot be
-    loaded lazily outside the greenlet (``MissingGreenlet``), so the rows an
-    async call returns keep the values they were written or returned with.
+def _write_scope(session: Session, bulk: bool = False) -> Iterator[None]:
+    """`unit_of_work`, plus: on the async path (inside ``run_sync``) and for
+    bulk writes the commit does not expire the session's objects. Expired
+    objects cannot be loaded lazily outside the greenlet (``MissingGreenlet``),
+    and reloading thousands of returned rows one by one would cost a SELECT
+    each, so those rows keep the values they were written or returned with.
     """
-    keep_loaded = in_greenlet() and session.expire_on_commit
+    keep_loaded = (bulk or in_greenlet()) and session.expire_on_commit
     if keep_loaded:
         session.expire_on_commit = False
     try:
@@ -304,7 +305,7 @@ def _bulk_insert(session: Session, rows: Sequence[Any]) -> None:
     by their generated integer key (assigned in VALUES order), given their
     database values, and attached to the session as persistent objects.
     """
-    dialect = session.get_bind().dialect
+    dialect = session.connection().dialect
     if dialect.name != "sqlite" or not all(_insertable_in_bulk(row) for row in rows):
         session.add_all(rows)
         session.flush()
@@ -377,7 +378,7 @@ def insert_data_rows(session: Session, rows: Sequence[Any]) -> list[Any]:
         call_hooks(type(row), "before_create", row)
     keys = [_identity_values(row) for row in rows]
     try:
-        with _write_scope(session):
+        with _write_scope(session, bulk=True):
             _bulk_insert(session, rows)
     except SQLAlchemyError as batch_error:
         for row, original in zip(rows, keys, strict=True):
@@ -418,7 +419,7 @@ def _insert_one_by_one(session: Session, rows: list[Any]) -> tuple[list[Any], li
     for index, row in enumerate(rows):
         original = _identity_values(row)
         try:
-            with _write_scope(session):
+            with _write_scope(session, bulk=True):
                 session.add(row)
                 session.flush()
         except SQLAlchemyError as exc:
@@ -460,7 +461,7 @@ def bulk_upsert_mappings(
         return []
     key_fields = list(pk_fields or ["id"])
     key_columns = [parse_field(model, name) for name in key_fields]
-    dialect = session.get_bind().dialect
+    dialect = session.connection().dialect  # connected: server capabilities known
     make_insert = _UPSERT_INSERTS.get(dialect.name)
     if make_insert is None:
         raise QueryError(
@@ -472,7 +473,7 @@ def bulk_upsert_mappings(
     limit = int(getattr(dialect, "insertmanyvalues_max_parameters", 32000) or 32000)
     returning = bool(dialect.insert_returning)
     rows: list[Any] = []
-    with _write_scope(session):
+    with _write_scope(session, bulk=True):
         for fields, mappings in groups.items():
             stmt = _upsert_statement(make_insert, model, fields, key_fields, key_columns)
             size = max(1, min(_ROWS_PER_STATEMENT, limit // max(1, len(fields))))

@@ -23,7 +23,8 @@ async def test_write_row_returns_the_written_row(db):
     assert ok is True
     assert (tag.id, tag.name, tag.status) == (tag.id, "a", "new")
     ok, other = await legacy(db, "write_row", data_row=LegacyTag(name="b"), session_inst=S)
-    assert ok is True and other.id != tag.id
+    assert ok is True
+    assert other.id != tag.id
     assert [row.name for row in stored(db, LegacyTag)] == ["a", "b"]
 
 
@@ -31,12 +32,14 @@ async def test_write_row_integrity_error_rolls_back_and_session_stays_usable(db)
     await legacy(db, "write_row", LegacyTag(name="a"), S)
     assert await legacy(db, "write_row", LegacyTag(name="a"), S) == (False, None)
     ok, tag = await legacy(db, "write_row", LegacyTag(name="b"), S)
-    assert ok and tag.name == "b"
+    assert ok
+    assert tag.name == "b"
     with pytest.raises(TransactionError) as info:
         await legacy(db, "write_row", LegacyTag(name="b"), S, raise_on_error=True)
     assert isinstance(info.value.__cause__, IntegrityError)
     ok, tag = await legacy(db, "write_row", LegacyTag(name="c"), S)
-    assert ok and tag.name == "c"
+    assert ok
+    assert tag.name == "c"
     assert [row.name for row in stored(db, LegacyTag)] == ["a", "b", "c"]
 
 
@@ -44,7 +47,8 @@ async def test_insert_data_rows_returns_the_callers_persistent_objects(db):
     rows = [LegacyTag(name=f"t{i}") for i in range(3)]
     ok, written = await legacy(db, "insert_data_rows", rows, S)
     assert ok is True
-    assert written == rows and all(a is b for a, b in zip(written, rows, strict=True))
+    assert written == rows
+    assert all(a is b for a, b in zip(written, rows, strict=True))
     assert all(row.id is not None and row.status == "new" for row in rows)
     session = db.session if db.async_session is None else db.async_session
     assert all(row in session for row in rows)
@@ -63,7 +67,8 @@ async def test_insert_data_rows_retries_row_by_row(db):
     assert sorted(row.name for row in stored(db, LegacyTag)) == ["taken", "x", "y"]
     ok, result = await legacy(db, "insert_data_rows", [LegacyTag(name="x")], S)
     assert ok is False  # v0.1 returned the tuple (False,)
-    assert [row.name for row in result["failed"]] == ["x"] and result["success"] == []
+    assert [row.name for row in result["failed"]] == ["x"]
+    assert result["success"] == []
 
 
 async def test_insert_data_rows_raise_on_error_says_which_rows_failed(db):
@@ -73,7 +78,8 @@ async def test_insert_data_rows_raise_on_error_says_which_rows_failed(db):
         await legacy(db, "insert_data_rows", rows, S, raise_on_error=True)
     error = info.value
     assert (error.total, error.failed) == (2, 1)
-    assert error.errors[0]["index"] == 1 and error.errors[0]["row"] is rows[1]
+    assert error.errors[0]["index"] == 1
+    assert error.errors[0]["row"] is rows[1]
     assert error.errors[0]["error"]
     assert isinstance(error.__cause__, IntegrityError)
     assert [row.name for row in error.succeeded] == ["ok"]
@@ -87,7 +93,8 @@ async def test_insert_data_rows_is_a_handful_of_statements(db):
     with db.count_statements() as seen:
         ok, written = await legacy(db, "insert_data_rows", rows, S)
     inserts = [sql for sql in seen if sql.lstrip().upper().startswith("INSERT")]
-    assert ok is True and len(written) == 1000
+    assert ok is True
+    assert len(written) == 1000
     assert len(inserts) <= 2, len(inserts)
     assert len(seen) <= 5, seen[:10]
     assert len({row.id for row in rows}) == 1000
@@ -99,16 +106,24 @@ async def test_get_row_v01_calls(db):
     team = db.seed(Team(name="Avengers"))[0]
     hero = db.seed(Hero(name="Thor", age=1500, team_id=team.id))[0]
     found, row = await legacy(db, "get_row", hero.id, S, Hero)
-    assert found is True and row.name == "Thor"
+    assert found is True
+    assert row.name == "Thor"
     found, row = await legacy(db, "get_row", str(hero.id), S, Hero, True, False, None, ["team"])
-    assert found and row.team.name == "Avengers"
+    assert found
+    assert row.team.name == "Avengers"
     found, row = await legacy(
-        db, "get_row", id_str=hero.id, session_inst=S, model=Hero, selectin=True,
+        db,
+        "get_row",
+        id_str=hero.id,
+        session_inst=S,
+        model=Hero,
+        selectin=True,
         select_in_keys="team",
     )
     assert row.team.name == "Avengers"
     found, row = await legacy(db, "get_row", "Thor", S, Hero, pk_field="name")
-    assert found and row.id == hero.id
+    assert found
+    assert row.id == hero.id
     assert await legacy(db, "get_row", 999, S, Hero) == (False, None)
     with pytest.raises(RecordNotFoundError, match="999"):
         await legacy(db, "get_row", 999, S, Hero, raise_on_error=True)
@@ -135,7 +150,8 @@ async def _seed_heroes(db):
 async def test_get_rows_v01_kwargs(db):
     await _seed_heroes(db)
     found, rows = await legacy(db, "get_rows", S, Hero, name__like="-Man", sort_field="age")
-    assert found and [row.name for row in rows] == ["Spider-Man", "Ant-Man"]
+    assert found
+    assert [row.name for row in rows] == ["Spider-Man", "Ant-Man"]
     found, rows = await legacy(
         db, "get_rows", S, Hero, age__gte="40", age__lt=50, sort_field="age", sort_desc=True
     )
@@ -152,30 +168,40 @@ async def test_get_rows_v01_kwargs(db):
 
 async def test_get_rows_paging_loading_and_q_lookups(db):
     await _seed_heroes(db)
-    found, rows = await legacy(db, "get_rows", S, Hero, False, None, False, None, 2, 2,
-                               sort_field="age")
+    found, rows = await legacy(
+        db, "get_rows", S, Hero, False, None, False, None, 2, 2, sort_field="age"
+    )
     assert [row.name for row in rows] == ["Iron Man", "Ant-Man"]
     found, rows = await legacy(
-        db, "get_rows", session_inst=S, model=Hero, selectin=True, select_in_keys=["team"],
-        team__name="Avengers", sort_field="age",
+        db,
+        "get_rows",
+        session_inst=S,
+        model=Hero,
+        selectin=True,
+        select_in_keys=["team"],
+        team__name="Avengers",
+        sort_field="age",
     )
     assert [(row.name, row.team.name) for row in rows] == [
-        ("Spider-Man", "Avengers"), ("Iron Man", "Avengers")
+        ("Spider-Man", "Avengers"),
+        ("Iron Man", "Avengers"),
     ]
     found, rows = await legacy(db, "get_rows", S, Hero, name__istartswith="ant", age__isnull=False)
     assert [row.name for row in rows] == ["Ant-Man"]
-    found, rows = await legacy(db, "get_rows", S, Hero, age__between=(18, 45))
+    _found, rows = await legacy(db, "get_rows", S, Hero, age__between=(18, 45))
     assert [row.name for row in rows] == ["Batman"]
 
 
 async def test_get_rows_applies_filters_on_top_of_a_custom_statement(db):
     await _seed_heroes(db)
     stmnt = select(Hero).where(Hero.age > 20)
-    found, rows = await legacy(db, "get_rows", S, Hero, stmnt=stmnt, name__like="-Man",
-                               sort_field="age")
+    found, rows = await legacy(
+        db, "get_rows", S, Hero, stmnt=stmnt, name__like="-Man", sort_field="age"
+    )
     assert [row.name for row in rows] == ["Ant-Man"]
-    found, rows = await legacy(db, "get_rows", S, Hero, stmnt=stmnt, page_size=1, page=2,
-                               sort_field="age")
+    _found, rows = await legacy(
+        db, "get_rows", S, Hero, stmnt=stmnt, page_size=1, page=2, sort_field="age"
+    )
     assert [row.name for row in rows] == ["Iron Man"]
 
 
@@ -192,16 +218,22 @@ async def test_bad_filters_raise_query_error_and_session_stays_usable(db):
     with pytest.raises(QueryError):
         await legacy(db, "update_row", 1, {"nope": 1}, S, Hero)
     found, rows = await legacy(db, "get_rows", S, Hero, age=40)
-    assert found and rows[0].name == "Batman"
+    assert found
+    assert rows[0].name == "Batman"
 
 
 async def test_get_rows_within_id_list(db):
     heroes = db.seed(Hero(name="A"), Hero(name="B"), Hero(name="C"))
     ids = [heroes[0].id, heroes[2].id]
     found, rows = await legacy(db, "get_rows_within_id_list", ids, S, Hero)
-    assert found and sorted(row.name for row in rows) == ["A", "C"]
+    assert found
+    assert sorted(row.name for row in rows) == ["A", "C"]
     found, rows = await legacy(
-        db, "get_rows_within_id_list", id_str_list=["B"], session_inst=S, model=Hero,
+        db,
+        "get_rows_within_id_list",
+        id_str_list=["B"],
+        session_inst=S,
+        model=Hero,
         pk_field="name",
     )
     assert [row.name for row in rows] == ["B"]
@@ -212,12 +244,19 @@ async def test_get_rows_within_id_list(db):
 async def test_update_row(db):
     tags = db.seed(LegacyTag(name="a"), LegacyTag(name="b"))
     ok, row = await legacy(db, "update_row", tags[0].id, {"note": "hello"}, S, LegacyTag)
-    assert ok and row.note == "hello"
+    assert ok
+    assert row.note == "hello"
     ok, row = await legacy(
-        db, "update_row", id_str="b", data={"note": "by name"}, session_inst=S,
-        model=LegacyTag, pk_field="name",
+        db,
+        "update_row",
+        id_str="b",
+        data={"note": "by name"},
+        session_inst=S,
+        model=LegacyTag,
+        pk_field="name",
     )
-    assert ok and row.note == "by name"
+    assert ok
+    assert row.note == "by name"
     assert [row.note for row in stored(db, LegacyTag)] == ["hello", "by name"]
     assert await legacy(db, "update_row", 999, {"note": "x"}, S, LegacyTag) == (False, None)
     with pytest.raises(RecordNotFoundError):
@@ -231,10 +270,10 @@ async def test_update_row_integrity_error_leaves_the_row_unchanged(db):
         None,
     )
     ok, row = await legacy(db, "update_row", tags[1].id, {"note": "fine"}, S, LegacyTag)
-    assert ok and row.name == "b"
+    assert ok
+    assert row.name == "b"
     with pytest.raises(TransactionError):
-        await legacy(db, "update_row", tags[1].id, {"name": "a"}, S, LegacyTag,
-                     raise_on_error=True)
+        await legacy(db, "update_row", tags[1].id, {"name": "a"}, S, LegacyTag, raise_on_error=True)
     assert [(row.name, row.note) for row in stored(db, LegacyTag)] == [("a", ""), ("b", "fine")]
 
 
@@ -252,10 +291,12 @@ async def test_soft_delete_restore_and_hard_delete(db):
     docs = db.seed(LegacyDoc(title="a"), LegacyDoc(title="b"))
     assert await legacy(db, "delete_row", docs[0].id, S, LegacyDoc) is True
     (kept,) = stored(db, LegacyDoc, LegacyDoc.id == docs[0].id)
-    assert kept.is_deleted and kept.deleted_at is not None
+    assert kept.is_deleted
+    assert kept.deleted_at is not None
     assert await legacy(db, "get_row", docs[0].id, S, LegacyDoc) == (False, None)
     found, row = await legacy(db, "get_row", docs[0].id, S, LegacyDoc, include_deleted=True)
-    assert found and row.is_deleted
+    assert found
+    assert row.is_deleted
     found, rows = await legacy(db, "get_rows", S, LegacyDoc)
     assert [row.title for row in rows] == ["b"]
     found, rows = await legacy(db, "get_rows", S, LegacyDoc, include_deleted=True)
@@ -279,14 +320,20 @@ async def test_get_one_or_create(db):
     row, existed = await legacy(db, "get_one_or_create", S, LegacyTag, name="new")
     assert (row.name, row.status, existed) == ("new", "new", False)
     again, existed = await legacy(db, "get_one_or_create", S, LegacyTag, name="new")
-    assert existed is True and again.id == row.id
+    assert existed is True
+    assert again.id == row.id
     row, existed = await legacy(
-        db, "get_one_or_create", session_inst=S, model=LegacyTag,
-        create_method_kwargs={"note": "made"}, name="other",
+        db,
+        "get_one_or_create",
+        session_inst=S,
+        model=LegacyTag,
+        create_method_kwargs={"note": "made"},
+        name="other",
     )
     assert (row.note, existed) == ("made", False)
     hero, existed = await legacy(db, "get_one_or_create", S, Hero, None, True, "team", name="Hulk")
-    assert existed and hero.team.name == "Avengers"
+    assert existed
+    assert hero.team.name == "Avengers"
     assert sorted(row.name for row in stored(db, LegacyTag)) == ["new", "other"]
 
 
@@ -295,8 +342,9 @@ async def test_get_result_from_query(db):
     docs = db.seed(LegacyDoc(title="gone", is_deleted=True))
     row = await legacy(db, "get_result_from_query", select(Hero).where(Hero.age == 1), S)
     assert row.name in {"A", "B"}
-    row = await legacy(db, "get_result_from_query", query=select(Hero).where(Hero.age == 2),
-                       session=S)
+    row = await legacy(
+        db, "get_result_from_query", query=select(Hero).where(Hero.age == 2), session=S
+    )
     assert row is None
     assert await legacy(db, "get_result_from_query", select(LegacyDoc), S) is None
     row = await legacy(db, "get_result_from_query", select(LegacyDoc), S, include_deleted=True)
