@@ -187,6 +187,7 @@ async def test_get_rows_paging_loading_and_q_lookups(db):
         ("Iron Man", "Avengers"),
     ]
     found, rows = await legacy(db, "get_rows", S, Hero, name__istartswith="ant", age__isnull=False)
+    assert found is True
     assert [row.name for row in rows] == ["Ant-Man"]
     _found, rows = await legacy(db, "get_rows", S, Hero, age__between=(18, 45))
     assert [row.name for row in rows] == ["Batman"]
@@ -198,6 +199,7 @@ async def test_get_rows_applies_filters_on_top_of_a_custom_statement(db):
     found, rows = await legacy(
         db, "get_rows", S, Hero, stmnt=stmnt, name__like="-Man", sort_field="age"
     )
+    assert found is True
     assert [row.name for row in rows] == ["Ant-Man"]
     _found, rows = await legacy(
         db, "get_rows", S, Hero, stmnt=stmnt, page_size=1, page=2, sort_field="age"
