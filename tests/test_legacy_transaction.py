@@ -37,7 +37,8 @@ async def test_a_failing_block_leaves_no_trace_of_legacy_writes(db):
             "engines from create_pooled_engine fix it (transactions.py)"
         )
     tag = db.seed(LegacyTag(name="a", note="before"))[0]
-    with pytest.raises(Boom):
+
+    async def writes_then_fails():
         async with await _block(db):
             await legacy(db, "write_row", LegacyTag(name="b"), S)
             await legacy(db, "insert_data_rows", [LegacyTag(name="c"), LegacyTag(name="d")], S)
@@ -46,6 +47,9 @@ async def test_a_failing_block_leaves_no_trace_of_legacy_writes(db):
                 db, "bulk_upsert_mappings", [{"id": tag.id, "name": "a", "note": "u"}], S, LegacyTag
             )
             raise Boom
+
+    with pytest.raises(Boom):
+        await writes_then_fails()
     assert [(row.name, row.note) for row in stored(db, LegacyTag)] == [("a", "before")]
 
 
