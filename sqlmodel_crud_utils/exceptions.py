@@ -260,6 +260,10 @@ def legacy_failures(operation: str, raise_on_error: bool) -> Iterator[None]:
         if raise_on_error:
             raise TransactionError(f"{operation} failed: {exc}") from exc
         logger.warning("%s failed: %s", operation, exc)
+    except SQLModelCRUDError as exc:
+        if raise_on_error:
+            raise
+        logger.debug("%s: %s", operation, exc)  # a missing row is an expected outcome
     except Exception as exc:
         if raise_on_error:
             raise
