@@ -92,13 +92,14 @@ def get_result_from_query(
     ``Q`` equivalent: ``Q(Hero).where(age__gt=30).first(session)``.
     """
     if not include_deleted:
-        for description in query.column_descriptions:
+        for description in getattr(query, "column_descriptions", ()):
             entity = description.get("entity")
             if entity is not None:
                 query = query.options(*_soft_options(entity, "exclude"))
     with legacy_failures("get_result_from_query", raise_on_error), _ops.read_scope(session):
         result = session.execute(query)
-        if isinstance(query, SelectOfScalar) or len(query.selected_columns) == 1:
+        columns = getattr(query, "selected_columns", None)
+        if isinstance(query, SelectOfScalar) or (columns is not None and len(columns) == 1):
             return result.scalars().first()
         return result.first()
     return None
