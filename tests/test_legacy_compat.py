@@ -263,6 +263,9 @@ async def test_update_row(db):
     assert await legacy(db, "update_row", 999, {"note": "x"}, S, LegacyTag) == (False, None)
     with pytest.raises(RecordNotFoundError):
         await legacy(db, "update_row", 999, {"note": "x"}, S, LegacyTag, raise_on_error=True)
+    ok, row = await legacy(db, "update_row", tags[0].id, {"note": "after"}, S, LegacyTag)
+    assert ok is True
+    assert stored(db, LegacyTag)[0].note == "after"
 
 
 async def test_update_row_integrity_error_leaves_the_row_unchanged(db):
@@ -287,6 +290,9 @@ async def test_delete_row(db):
     assert await legacy(db, "delete_row", tags[0].id, S, LegacyTag) is False
     with pytest.raises(RecordNotFoundError):
         await legacy(db, "delete_row", tags[0].id, S, LegacyTag, raise_on_error=True)
+    ok, _ = await legacy(db, "write_row", LegacyTag(name="after"), S)
+    assert ok is True
+    assert [row.name for row in stored(db, LegacyTag)] == ["after"]
 
 
 async def test_soft_delete_restore_and_hard_delete(db):
