@@ -320,8 +320,16 @@ def _bulk_insert(session: Session, rows: Sequence[Any]) -> None:
             if key in state.mapper.column_attrs and not (value is None and key in defaulted)
         )
         groups.setdefault((type(row), present), []).append(row)
+    inserted: list[tuple[Any, dict[str, Any]]] = []
     for (model, keys), members in groups.items():
-        _sqlite_insert_group(session, model, sorted(keys), members)
+        inserted += _sqlite_insert_group(session, model, sorted(keys), members)
+    # Attached only once every chunk went in: after a failure the rows are
+    # still untouched transient objects, ready for the row-by-row retry.
+    for row, values in inserted:
+        for key, value in values.items():
+            set_committed_value(row, key, value)
+        make_transient_to_detached(row)
+        session.add(row)
 
 
 @functools.cache
@@ -339,7 +347,8 @@ def _defaulted_keys(mapper: Mapper[Any]) -> frozenset[str]:
 
 def _sqlite_insert_group(
     session: Session, model: type[Any], keys: list[str], rows: list[Any]
-) -> None:
+) -> list[tuple[Any, dict[str, Any]]]:
+    """INSERT one group of rows; returns each row with its database values."""
     mapper = mapper_of(model)
     table = cast(Table, mapper.local_table)
     pk = [mapper.get_property_by_column(column).key for column in mapper.primary_key]
@@ -348,6 +357,7 @@ def _sqlite_insert_group(
     stmt = insert(table).returning(*attributes.values())
     names = list(attributes)
     pk_positions = [names.index(key) for key in pk]
+    inserted: list[tuple[Any, dict[str, Any]]] = []
     for start in range(0, len(rows), _ROWS_PER_STATEMENT):
         chunk = rows[start : start + _ROWS_PER_STATEMENT]
         params = [{attributes[key].key: row.__dict__[key] for key in keys} for row in chunk]
@@ -357,11 +367,11 @@ def _sqlite_insert_group(
         else:
             by_key = {tuple(r[i] for i in pk_positions): r for r in returned}
             returned = [by_key[tuple(row.__dict__[k] for k in pk)] for row in chunk]
-        for row, values in zip(chunk, returned, strict=True):
-            for key, value in zip(attributes, values, strict=True):
-                set_committed_value(row, key, value)
-            make_transient_to_detached(row)
-            session.add(row)
+        inserted += [
+            (row, dict(zip(names, values, strict=True)))
+            for row, values in zip(chunk, returned, strict=True)
+        ]
+    return inserted
 
 
 def insert_data_rows(session: Session, rows: Sequence[Any]) -> list[Any]:
@@ -385,6 +395,8 @@ def insert_data_rows(session: Session, rows: Sequence[Any]) -> list[Any]:
             _reset_transient(session, row, original)
         succeeded, errors = _insert_one_by_one(session, rows)
         if errors:
+            for row in succeeded:
+                call_hooks(type(row), "after_create", row)
             error = BulkOperationError(len(rows), len(errors), errors, succeeded)
             raise error from errors[0]["exception"] or batch_error
         rows = succeeded
@@ -414,20 +426,23 @@ def _reset_transient(session: Session, row: Any, keys: Mapping[str, Any]) -> Non
 
 
 def _insert_one_by_one(session: Session, rows: list[Any]) -> tuple[list[Any], list[Any]]:
+    """Retry each row in its own SAVEPOINT, all in one unit of work (one
+    commit): a failing row undoes only itself."""
     succeeded: list[Any] = []
     errors: list[dict[str, Any]] = []
-    for index, row in enumerate(rows):
-        original = _identity_values(row)
-        try:
-            with _write_scope(session, bulk=True):
-                session.add(row)
-                session.flush()
-        except SQLAlchemyError as exc:
-            _reset_transient(session, row, original)
-            errors.append({"index": index, "row": row, "error": str(exc), "exception": exc})
-        else:
-            succeeded.append(row)
-    _loaded(session, succeeded)  # after the last rollback, which expired them
+    with _write_scope(session, bulk=True):
+        for index, row in enumerate(rows):
+            original = _identity_values(row)
+            try:
+                with session.begin_nested():
+                    session.add(row)
+                    session.flush()
+            except SQLAlchemyError as exc:
+                _reset_transient(session, row, original)
+                errors.append({"index": index, "row": row, "error": str(exc), "exception": exc})
+            else:
+                succeeded.append(row)
+    _loaded(session, succeeded)
     return succeeded, errors
 
 

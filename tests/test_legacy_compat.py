@@ -12,6 +12,7 @@ from sqlmodel_crud_utils import (
     QueryError,
     RecordNotFoundError,
     TransactionError,
+    _ops,
 )
 from tests.legacy_helpers import S, legacy, stored
 from tests.models import Hero, Team
@@ -357,3 +358,16 @@ async def test_get_result_from_query(db):
     assert await legacy(db, "get_result_from_query", select(LegacyDoc), S) is None
     row = await legacy(db, "get_result_from_query", select(LegacyDoc), S, include_deleted=True)
     assert row.id == docs[0].id
+
+
+async def test_insert_data_rows_failure_in_a_later_batch_retries_every_row(db, monkeypatch):
+    monkeypatch.setattr(_ops, "_ROWS_PER_STATEMENT", 10)  # several batches from 30 rows
+    db.seed(LegacyTag(name="n25"))
+    rows = [LegacyTag(name=f"n{i}") for i in range(30)]  # n25 is taken
+    ok, result = await legacy(db, "insert_data_rows", rows, S)
+    assert ok is True
+    assert len(result["success"]) == 29
+    assert [row.name for row in result["failed"]] == ["n25"]
+    assert all(row.id is not None for row in result["success"])
+    names = [row.name for row in stored(db, LegacyTag)]
+    assert sorted(names) == sorted(f"n{i}" for i in range(30))
