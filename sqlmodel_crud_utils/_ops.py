@@ -286,6 +286,8 @@ def _insertable_in_bulk(row: Any) -> bool:
     mapper = state.mapper
     if not state.transient or mapper.inherits is not None:
         return False
+    if mapper.dispatch.before_insert or mapper.dispatch.after_insert:
+        return False  # mapper events only run in a real ORM flush
     if any(state.dict.get(relationship.key) for relationship in mapper.relationships):
         return False
     key_columns = mapper.primary_key
@@ -310,6 +312,7 @@ def _bulk_insert(session: Session, rows: Sequence[Any]) -> None:
         session.add_all(rows)
         session.flush()
         return
+    _run_flush_listeners(session, rows)
     groups: dict[tuple[type[Any], frozenset[str]], list[Any]] = {}
     for row in rows:
         state = inspect(row)
@@ -330,6 +333,21 @@ def _bulk_insert(session: Session, rows: Sequence[Any]) -> None:
             set_committed_value(row, key, value)
         make_transient_to_detached(row)
         session.add(row)
+
+
+def _run_flush_listeners(session: Session, rows: Sequence[Any]) -> None:
+    """Give ``before_flush`` listeners (such as the one stamping `AuditMixin`
+    fields) the rows as pending objects, as an ORM flush would, then take
+    the rows back out of the session for the batched INSERT."""
+    if not session.dispatch.before_flush:
+        return
+    session.add_all(rows)
+    try:
+        session.dispatch.before_flush(session, None, None)
+    finally:
+        for row in rows:
+            if row in session:
+                session.expunge(row)
 
 
 @functools.cache

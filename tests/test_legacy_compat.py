@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import event
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
@@ -371,3 +372,32 @@ async def test_insert_data_rows_failure_in_a_later_batch_retries_every_row(db, m
     assert all(row.id is not None for row in result["success"])
     names = [row.name for row in stored(db, LegacyTag)]
     assert sorted(names) == sorted(f"n{i}" for i in range(30))
+
+
+async def test_insert_data_rows_runs_flush_and_mapper_events(db):
+    session = db.session if db.async_session is None else db.async_session.sync_session
+
+    def stamp(flushing, context, instances):
+        for obj in flushing.new:
+            if isinstance(obj, LegacyTag) and not obj.note:
+                obj.note = "stamped"
+
+    def upper(mapper, connection, target):
+        target.name = target.name.upper()
+
+    event.listen(session, "before_flush", stamp)
+    try:
+        ok, _ = await legacy(db, "insert_data_rows", [LegacyTag(name="a")], S)
+        assert ok is True
+        event.listen(LegacyTag, "before_insert", upper)
+        try:
+            ok, _ = await legacy(db, "insert_data_rows", [LegacyTag(name="b")], S)
+            assert ok is True
+        finally:
+            event.remove(LegacyTag, "before_insert", upper)
+    finally:
+        event.remove(session, "before_flush", stamp)
+    assert [(row.name, row.note) for row in stored(db, LegacyTag)] == [
+        ("a", "stamped"),
+        ("B", "stamped"),
+    ]
