@@ -1,10 +1,26 @@
 """sqlmodel-crud-utils: one readable line per query for SQLModel and SQLAlchemy 2.x.
 
->>> from sqlmodel_crud_utils import Q, __version__
+The package root re-exports the whole public API: `Q` and its pages, the
+v0.1 functions (sync names as in v0.1, async ones with an ``a_`` prefix),
+exceptions, mixins, transactions and hooks.
+
+>>> from sqlmodel_crud_utils import Q, __version__, a_get_rows, get_rows
 >>> __version__
 '0.2.0'
 """
 
+from .a_sync import bulk_upsert_mappings as a_bulk_upsert_mappings
+from .a_sync import delete_row as a_delete_row
+from .a_sync import get_one_or_create as a_get_one_or_create
+from .a_sync import get_result_from_query as a_get_result_from_query
+from .a_sync import get_row as a_get_row
+from .a_sync import get_rows as a_get_rows
+from .a_sync import get_rows_within_id_list as a_get_rows_within_id_list
+from .a_sync import insert_data_rows as a_insert_data_rows
+from .a_sync import restore_row as a_restore_row
+from .a_sync import soft_delete_row as a_soft_delete_row
+from .a_sync import update_row as a_update_row
+from .a_sync import write_row as a_write_row
 from .connection import create_async_pooled_engine, create_pooled_engine
 from .exceptions import (
     BulkOperationError,
@@ -15,10 +31,24 @@ from .exceptions import (
     TransactionError,
     ValidationError,
 )
-from .hooks import clear_hooks, get_hooks, register_hook, unregister_hook
+from .hooks import Hook, clear_hooks, get_hooks, register_hook, unregister_hook
 from .mixins import AuditMixin, SoftDeleteMixin, UTCDateTime, acting_as, live_only, with_deleted
 from .pagination import CursorPage, Page
 from .query import Q
+from .sync import (
+    bulk_upsert_mappings,
+    delete_row,
+    get_one_or_create,
+    get_result_from_query,
+    get_row,
+    get_rows,
+    get_rows_within_id_list,
+    insert_data_rows,
+    restore_row,
+    soft_delete_row,
+    update_row,
+    write_row,
+)
 from .transactions import a_transaction, in_transaction, transaction
 
 __version__ = "0.2.0"
@@ -27,6 +57,7 @@ __all__ = [
     "AuditMixin",
     "BulkOperationError",
     "CursorPage",
+    "Hook",
     "MultipleRecordsError",
     "Page",
     "Q",
@@ -38,16 +69,40 @@ __all__ = [
     "UTCDateTime",
     "ValidationError",
     "__version__",
+    "a_bulk_upsert_mappings",
+    "a_delete_row",
+    "a_get_one_or_create",
+    "a_get_result_from_query",
+    "a_get_row",
+    "a_get_rows",
+    "a_get_rows_within_id_list",
+    "a_insert_data_rows",
+    "a_restore_row",
+    "a_soft_delete_row",
     "a_transaction",
+    "a_update_row",
+    "a_write_row",
     "acting_as",
+    "bulk_upsert_mappings",
     "clear_hooks",
     "create_async_pooled_engine",
     "create_pooled_engine",
+    "delete_row",
     "get_hooks",
+    "get_one_or_create",
+    "get_result_from_query",
+    "get_row",
+    "get_rows",
+    "get_rows_within_id_list",
     "in_transaction",
+    "insert_data_rows",
     "live_only",
     "register_hook",
+    "restore_row",
+    "soft_delete_row",
     "transaction",
     "unregister_hook",
+    "update_row",
     "with_deleted",
+    "write_row",
 ]

@@ -18,11 +18,13 @@ Catch `SQLModelCRUDError` to handle all of them at once:
     ...     print(exc)
     Hero with id=42 not found
 
-Database errors are translated in exactly one place, `translate_errors`.
+Database errors are translated in exactly one place, `translate_errors`;
+the legacy functions' failure conventions live in `legacy_failures`.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -37,8 +39,11 @@ __all__ = [
     "SQLModelCRUDError",
     "TransactionError",
     "ValidationError",
+    "legacy_failures",
     "translate_errors",
 ]
+
+logger = logging.getLogger("sqlmodel_crud_utils")
 
 
 def _model_name(model: Any) -> str:
@@ -173,16 +178,24 @@ class BulkOperationError(SQLModelCRUDError):
         total: how many rows were submitted.
         failed: how many of them failed.
         errors: one entry per failed row (the row and the reason).
+        succeeded: the rows that were written (when the operation reports them).
 
     Example:
         >>> str(BulkOperationError(10, 2, []))
         'Bulk operation failed: 2/10 records failed'
     """
 
-    def __init__(self, total: int, failed: int, errors: list[Any]) -> None:
+    def __init__(
+        self,
+        total: int,
+        failed: int,
+        errors: list[Any],
+        succeeded: list[Any] | None = None,
+    ) -> None:
         self.total = total
         self.failed = failed
         self.errors = errors
+        self.succeeded = succeeded if succeeded is not None else []
         super().__init__(f"Bulk operation failed: {failed}/{total} records failed")
 
 
@@ -216,3 +229,42 @@ def translate_errors(message: str) -> Iterator[None]:
         yield
     except SQLAlchemyError as exc:
         raise TransactionError(f"{message}: {exc}") from exc
+
+
+@contextmanager
+def legacy_failures(operation: str, raise_on_error: bool) -> Iterator[None]:
+    """The failure convention of the legacy functions, in one place.
+
+    With ``raise_on_error=False`` a failure in the block is logged and
+    swallowed, so the code after the ``with`` returns the v0.1 failure value.
+    With ``raise_on_error=True`` library errors propagate, database errors
+    become `TransactionError` (original as ``__cause__``) and anything else
+    (say, a hook's own exception) propagates unchanged.
+
+    Programming errors always propagate: `QueryError` (bad filters or
+    fields) and `TypeError` (an ``async def`` hook met by a sync call).
+
+    Example:
+        >>> def find():
+        ...     with legacy_failures("get_row", raise_on_error=False):
+        ...         raise RecordNotFoundError("Hero", 7)
+        ...     return False, None
+        >>> find()
+        (False, None)
+    """
+    try:
+        yield
+    except (QueryError, TypeError):
+        raise
+    except SQLAlchemyError as exc:
+        if raise_on_error:
+            raise TransactionError(f"{operation} failed: {exc}") from exc
+        logger.warning("%s failed: %s", operation, exc)
+    except SQLModelCRUDError as exc:
+        if raise_on_error:
+            raise
+        logger.debug("%s: %s", operation, exc)  # a missing row is an expected outcome
+    except Exception as exc:
+        if raise_on_error:
+            raise
+        logger.warning("%s failed: %s: %s", operation, type(exc).__name__, exc)

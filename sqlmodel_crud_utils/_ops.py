@@ -1,0 +1,584 @@
+"""The multi-step write operations, each written once against a sync `Session`.
+
+The legacy functions in `sqlmodel_crud_utils.sync` call these directly;
+their async twins in `sqlmodel_crud_utils.a_sync` run the very same code
+through ``AsyncSession.run_sync``. Every function here raises on failure
+(the v0.1 return conventions are applied by the callers) and leaves the
+session rolled back and usable when it does.
+
+Transaction scope: outside `transaction` blocks each write commits (as in
+v0.1); inside one it runs in a SAVEPOINT and only flushes. Row-level writes
+fire the lifecycle hooks; `bulk_upsert_mappings` (set-based) does not.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any, cast
+
+from sqlalchemy import Integer, Table, insert, inspect, tuple_
+from sqlalchemy.dialects import mysql, postgresql, sqlite
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.orm import Mapper, Session, make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
+
+from ._compat import in_greenlet
+from .exceptions import BulkOperationError, QueryError, RecordNotFoundError
+from .hooks import call_hooks
+from .lookups import mapper_of, parse_field, parse_lookup
+from .mixins import is_soft_delete_model
+from .query import Q, SoftMode
+from .transactions import in_transaction, unit_of_work
+
+__all__ = [
+    "bulk_upsert_mappings",
+    "delete_row",
+    "find_row",
+    "get_one_or_create",
+    "insert_data_rows",
+    "read_scope",
+    "restore_row",
+    "soft_delete_row",
+    "update_row",
+    "write_row",
+]
+
+#: Rows per upsert/insert statement; SQLAlchemy's own insertmanyvalues page.
+_ROWS_PER_STATEMENT = 1000
+
+
+# ---------------------------------------------------------------- scopes
+
+
+@contextmanager
+def read_scope(session: Session) -> Iterator[None]:
+    """Roll the session back after a database error in a read (outside a
+    `transaction` block), so the next call on it works (PostgreSQL refuses
+    every statement in an aborted transaction)."""
+    try:
+        yield
+    except SQLAlchemyError:
+        if not in_transaction(session):
+            session.rollback()
+        raise
+
+
+@contextmanager
+def _write_scope(session: Session, bulk: bool = False) -> Iterator[None]:
+    """`unit_of_work`, plus: on the async path (inside ``run_sync``) and for
+    bulk writes the commit does not expire the session's objects. Expired
+    objects cannot be loaded lazily outside the greenlet (``MissingGreenlet``),
+    and reloading thousands of returned rows one by one would cost a SELECT
+    each, so those rows keep the values they were written or returned with.
+    """
+    keep_loaded = (bulk or in_greenlet()) and session.expire_on_commit
+    if keep_loaded:
+        session.expire_on_commit = False
+    try:
+        with unit_of_work(session):
+            yield
+    finally:
+        if keep_loaded:
+            session.expire_on_commit = True
+
+
+def _loaded(session: Session, rows: Sequence[Any]) -> None:
+    """On the async path, load what a flush left unloaded (server-side
+    defaults and ``onupdate`` values) while still inside the greenlet."""
+    if not in_greenlet():
+        return
+    for row in rows:
+        state = inspect(row)
+        if state.persistent and state.expired_attributes:
+            session.refresh(row)
+
+
+def _commits(session: Session) -> bool:
+    return not in_transaction(session)
+
+
+# ---------------------------------------------------------------- lookups
+
+
+def _scope(include_deleted: bool) -> SoftMode:
+    return "include" if include_deleted else "exclude"
+
+
+def find_row(
+    session: Session,
+    model: type[Any],
+    id_value: Any,
+    pk_field: str = "id",
+    *,
+    include_deleted: bool = False,
+    only_deleted: bool = False,
+) -> Any:
+    """The one row whose ``pk_field`` equals ``id_value``.
+
+    Raises `RecordNotFoundError` when there is none, `MultipleRecordsError`
+    when ``pk_field`` is not unique and several match, `QueryError` for an
+    unknown field or a value that does not fit it.
+    """
+    mode: SoftMode = "only" if only_deleted else _scope(include_deleted)
+    row = Q(model).where(**{pk_field: id_value}).soft(mode).one_or_none(session)
+    if row is None:
+        raise RecordNotFoundError(model, id_value, pk_field)
+    return row
+
+
+def _check_soft_model(model: type[Any], operation: str) -> None:
+    if not is_soft_delete_model(model):
+        raise QueryError(
+            f"{operation} needs a model with SoftDeleteMixin", model=model, key=operation
+        )
+
+
+# ------------------------------------------------------------ single rows
+
+
+def write_row(session: Session, row: Any) -> Any:
+    """Insert ``row`` (fires ``before_create`` / ``after_create``)."""
+    model = type(row)
+    call_hooks(model, "before_create", row)
+    with _write_scope(session):
+        session.add(row)
+        session.flush()
+    _loaded(session, [row])
+    call_hooks(model, "after_create", row)
+    return row
+
+
+def update_row(
+    session: Session,
+    model: type[Any],
+    id_value: Any,
+    data: Mapping[str, Any],
+    pk_field: str = "id",
+) -> Any:
+    """Set ``data`` on the row with ``pk_field == id_value``.
+
+    Unknown fields in ``data`` raise `QueryError` before anything is
+    written. ``before_update`` hooks may rewrite the data.
+    """
+    for key in data:
+        parse_field(model, key)
+    with read_scope(session):
+        row = find_row(session, model, id_value, pk_field)
+    values = call_hooks(type(row), "before_update", row, dict(data))
+    for key in values:
+        parse_field(type(row), key)
+    with _write_scope(session):
+        for key, value in values.items():
+            setattr(row, key, value)
+        session.flush()
+    _loaded(session, [row])
+    call_hooks(type(row), "after_update", row)
+    return row
+
+
+def delete_row(
+    session: Session, model: type[Any], id_value: Any, pk_field: str = "id", hard: bool = False
+) -> Any:
+    """Delete the row; soft-delete models are soft-deleted unless ``hard``.
+
+    A hard delete also finds rows that are already soft-deleted (purging
+    them is its purpose).
+    """
+    if is_soft_delete_model(model) and not hard:
+        return soft_delete_row(session, model, id_value, pk_field)
+    with read_scope(session):
+        row = find_row(session, model, id_value, pk_field, include_deleted=True)
+    call_hooks(type(row), "before_delete", row)
+    with _write_scope(session):
+        session.delete(row)
+        session.flush()
+    call_hooks(type(row), "after_delete", row)
+    return row
+
+
+def soft_delete_row(session: Session, model: type[Any], id_value: Any, pk_field: str = "id") -> Any:
+    """Flag a live row as deleted (fires ``before_delete`` / ``after_delete``)."""
+    _check_soft_model(model, "soft_delete_row")
+    with read_scope(session):
+        row = find_row(session, model, id_value, pk_field)
+    call_hooks(type(row), "before_delete", row)
+    with _write_scope(session):
+        row.soft_delete()
+        session.flush()
+    _loaded(session, [row])
+    call_hooks(type(row), "after_delete", row)
+    return row
+
+
+def restore_row(session: Session, model: type[Any], id_value: Any, pk_field: str = "id") -> Any:
+    """Un-delete a soft-deleted row: an update of the deletion fields, so it
+    fires ``before_update`` (which may rewrite the data) and ``after_update``."""
+    _check_soft_model(model, "restore_row")
+    with read_scope(session):
+        row = find_row(session, model, id_value, pk_field, only_deleted=True)
+    data = {"is_deleted": False, "deleted_at": None, "deleted_by": None}
+    values = call_hooks(type(row), "before_update", row, data)
+    with _write_scope(session):
+        for key, value in values.items():
+            setattr(row, key, value)
+        session.flush()
+    _loaded(session, [row])
+    call_hooks(type(row), "after_update", row)
+    return row
+
+
+def get_one_or_create(
+    session: Session,
+    model: type[Any],
+    lookup: Mapping[str, Any],
+    create_values: Mapping[str, Any] | None = None,
+    include: str | None = None,
+    *,
+    include_deleted: bool = False,
+) -> tuple[Any, bool]:
+    """``(row, existed)``: the row matching ``lookup`` (field=value pairs),
+    created from ``lookup`` + ``create_values`` when there is none.
+
+    The INSERT runs in a SAVEPOINT: when a concurrent transaction inserted
+    the same unique row first, the savepoint is rolled back and the winner's
+    row is re-read (with a locking read, so MariaDB's REPEATABLE READ
+    snapshot does not hide it) and returned as existing.
+    """
+    values = {key: parse_lookup(model, key).coerce(value) for key, value in lookup.items()}
+    for key in values:
+        parse_field(model, key)
+    query = Q(model).where(**values).soft(_scope(include_deleted))
+    if include:
+        query = query.include(include)
+    with read_scope(session):
+        found = query.first(session)
+    if found is not None:
+        return found, True
+    created = model()
+    for key, value in {**values, **(create_values or {})}.items():
+        setattr(created, key, value)
+    call_hooks(model, "before_create", created)
+    with _write_scope(session):
+        try:
+            with session.begin_nested():
+                session.add(created)
+                session.flush()
+        except IntegrityError:
+            stmt = query.statement.limit(1).with_for_update(read=True)
+            winner = session.execute(stmt).scalars().first()
+            if winner is None:
+                raise
+            return winner, True
+    _loaded(session, [created])
+    call_hooks(model, "after_create", created)
+    return created, False
+
+
+# ------------------------------------------------------------------ bulk
+
+
+def _insertable_in_bulk(row: Any) -> bool:
+    """A new row of a single-table model, with no related objects to cascade
+    and a key that is either given or a generated integer."""
+    state = inspect(row)
+    mapper = state.mapper
+    if not state.transient or mapper.inherits is not None:
+        return False
+    if mapper.dispatch.before_insert or mapper.dispatch.after_insert:
+        return False  # mapper events only run in a real ORM flush
+    if any(state.dict.get(relationship.key) for relationship in mapper.relationships):
+        return False
+    key_columns = mapper.primary_key
+    if len(key_columns) > 1:
+        return True
+    key = mapper.get_property_by_column(key_columns[0]).key
+    return state.dict.get(key) is not None or isinstance(key_columns[0].type, Integer)
+
+
+def _bulk_insert(session: Session, rows: Sequence[Any]) -> None:
+    """INSERT ``rows`` in batches and make them persistent in ``session``.
+
+    PostgreSQL and MariaDB batch ORM inserts themselves (insertmanyvalues
+    with RETURNING), so ``add_all`` + ``flush`` is used there. SQLite cannot
+    order RETURNING rows, so the ORM falls back to one INSERT per row; here
+    rows are inserted with ``INSERT .. RETURNING *`` in batches, matched back
+    by their generated integer key (assigned in VALUES order), given their
+    database values, and attached to the session as persistent objects.
+    """
+    dialect = session.connection().dialect
+    if dialect.name != "sqlite" or not all(_insertable_in_bulk(row) for row in rows):
+        session.add_all(rows)
+        session.flush()
+        return
+    _run_flush_listeners(session, rows)
+    groups: dict[tuple[type[Any], frozenset[str]], list[Any]] = {}
+    for row in rows:
+        state = inspect(row)
+        defaulted = _defaulted_keys(state.mapper)
+        present = frozenset(
+            key
+            for key, value in state.dict.items()
+            if key in state.mapper.column_attrs and not (value is None and key in defaulted)
+        )
+        groups.setdefault((type(row), present), []).append(row)
+    inserted: list[tuple[Any, dict[str, Any]]] = []
+    for (model, keys), members in groups.items():
+        inserted += _sqlite_insert_group(session, model, sorted(keys), members)
+    # Attached only once every chunk went in: after a failure the rows are
+    # still untouched transient objects, ready for the row-by-row retry.
+    for row, values in inserted:
+        for key, value in values.items():
+            set_committed_value(row, key, value)
+        make_transient_to_detached(row)
+        session.add(row)
+
+
+def _run_flush_listeners(session: Session, rows: Sequence[Any]) -> None:
+    """Give ``before_flush`` listeners (such as the one stamping `AuditMixin`
+    fields) the rows as pending objects, as an ORM flush would, then take
+    the rows back out of the session for the batched INSERT."""
+    if not session.dispatch.before_flush:
+        return
+    session.add_all(rows)
+    try:
+        session.dispatch.before_flush(session, None, None)
+    finally:
+        for row in rows:
+            if row in session:
+                session.expunge(row)
+
+
+@functools.cache
+def _defaulted_keys(mapper: Mapper[Any]) -> frozenset[str]:
+    """Fields whose ``None`` means "use the default" to the ORM (generated
+    keys, column defaults, server defaults): left out of the INSERT."""
+    return frozenset(
+        prop.key
+        for prop in mapper.column_attrs
+        if prop.columns[0].primary_key
+        or prop.columns[0].default is not None
+        or prop.columns[0].server_default is not None
+    )
+
+
+def _sqlite_insert_group(
+    session: Session, model: type[Any], keys: list[str], rows: list[Any]
+) -> list[tuple[Any, dict[str, Any]]]:
+    """INSERT one group of rows; returns each row with its database values."""
+    mapper = mapper_of(model)
+    table = cast(Table, mapper.local_table)
+    pk = [mapper.get_property_by_column(column).key for column in mapper.primary_key]
+    generated = len(pk) == 1 and pk[0] not in keys
+    attributes = {prop.key: prop.columns[0] for prop in mapper.column_attrs}
+    stmt = insert(table).returning(*attributes.values())
+    names = list(attributes)
+    pk_positions = [names.index(key) for key in pk]
+    inserted: list[tuple[Any, dict[str, Any]]] = []
+    for start in range(0, len(rows), _ROWS_PER_STATEMENT):
+        chunk = rows[start : start + _ROWS_PER_STATEMENT]
+        params = [{attributes[key].key: row.__dict__[key] for key in keys} for row in chunk]
+        returned = list(session.execute(stmt, params).all())
+        if generated:
+            returned.sort(key=lambda values: values[pk_positions[0]])
+        else:
+            by_key = {tuple(r[i] for i in pk_positions): r for r in returned}
+            returned = [by_key[tuple(row.__dict__[k] for k in pk)] for row in chunk]
+        inserted += [
+            (row, dict(zip(names, values, strict=True)))
+            for row, values in zip(chunk, returned, strict=True)
+        ]
+    return inserted
+
+
+def insert_data_rows(session: Session, rows: Sequence[Any]) -> list[Any]:
+    """Insert ``rows`` in batches (fires ``before_create`` for every row
+    first, ``after_create`` for each written row).
+
+    When the batch fails it is rolled back and each row is retried on its
+    own; if any row still fails, `BulkOperationError` is raised whose
+    ``errors`` are ``{"index", "row", "error"}`` dicts and which carries
+    ``succeeded`` (the rows that were written).
+    """
+    rows = list(rows)
+    for row in rows:
+        call_hooks(type(row), "before_create", row)
+    keys = [_identity_values(row) for row in rows]
+    try:
+        with _write_scope(session, bulk=True):
+            _bulk_insert(session, rows)
+    except SQLAlchemyError as batch_error:
+        for row, original in zip(rows, keys, strict=True):
+            _reset_transient(session, row, original)
+        succeeded, errors = _insert_one_by_one(session, rows)
+        if errors:
+            for row in succeeded:
+                call_hooks(type(row), "after_create", row)
+            error = BulkOperationError(len(rows), len(errors), errors, succeeded)
+            raise error from errors[0]["exception"] or batch_error
+        rows = succeeded
+    else:
+        _loaded(session, rows)
+    for row in rows:
+        call_hooks(type(row), "after_create", row)
+    return rows
+
+
+def _identity_values(row: Any) -> dict[str, Any]:
+    mapper = inspect(row).mapper
+    return {
+        mapper.get_property_by_column(column).key: row.__dict__.get(
+            mapper.get_property_by_column(column).key
+        )
+        for column in mapper.primary_key
+    }
+
+
+def _reset_transient(session: Session, row: Any, keys: Mapping[str, Any]) -> None:
+    """Undo what a rolled-back batch left on ``row`` (a generated key)."""
+    if row in session:
+        session.expunge(row)
+    for key, value in keys.items():
+        row.__dict__[key] = value
+
+
+def _insert_one_by_one(session: Session, rows: list[Any]) -> tuple[list[Any], list[Any]]:
+    """Retry each row in its own SAVEPOINT, all in one unit of work (one
+    commit): a failing row undoes only itself."""
+    succeeded: list[Any] = []
+    errors: list[dict[str, Any]] = []
+    with _write_scope(session, bulk=True):
+        for index, row in enumerate(rows):
+            original = _identity_values(row)
+            try:
+                with session.begin_nested():
+                    session.add(row)
+                    session.flush()
+            except SQLAlchemyError as exc:
+                _reset_transient(session, row, original)
+                errors.append({"index": index, "row": row, "error": str(exc), "exception": exc})
+            else:
+                succeeded.append(row)
+    _loaded(session, succeeded)
+    return succeeded, errors
+
+
+_UPSERT_INSERTS = {
+    "sqlite": sqlite.insert,
+    "postgresql": postgresql.insert,
+    "mysql": mysql.insert,
+    "mariadb": mysql.insert,
+}
+
+
+def bulk_upsert_mappings(
+    session: Session,
+    model: type[Any],
+    payload: Sequence[Mapping[str, Any]],
+    pk_fields: Sequence[str] | None = None,
+) -> list[Any]:
+    """Insert or update ``payload`` (dicts of field values) keyed on
+    ``pk_fields`` and return the upserted rows.
+
+    One parameterised ``INSERT .. ON CONFLICT DO UPDATE`` (SQLite,
+    PostgreSQL) or ``INSERT .. ON DUPLICATE KEY UPDATE`` (MySQL/MariaDB) is
+    executed per chunk with the chunk's mappings as parameters (executemany);
+    chunks stay below the backend's bound-parameter limit. Only the fields a
+    mapping carries are updated on conflict. When the payload repeats a key,
+    the last mapping wins. Rows come back through RETURNING where the backend
+    has it, otherwise by a re-select on the keys. No hooks fire.
+    """
+    payload = list(payload)
+    if not payload:
+        return []
+    key_fields = list(pk_fields or ["id"])
+    key_columns = [parse_field(model, name) for name in key_fields]
+    dialect = session.connection().dialect  # connected: server capabilities known
+    make_insert = _UPSERT_INSERTS.get(dialect.name)
+    if make_insert is None:
+        raise QueryError(
+            f"bulk_upsert_mappings does not support the {dialect.name!r} dialect",
+            model=model,
+            key="dialect",
+        )
+    groups = _group_by_fields(model, payload, key_fields)
+    limit = int(getattr(dialect, "insertmanyvalues_max_parameters", 32000) or 32000)
+    returning = bool(dialect.insert_returning)
+    rows: list[Any] = []
+    with _write_scope(session, bulk=True):
+        for fields, mappings in groups.items():
+            stmt = _upsert_statement(make_insert, model, fields, key_fields, key_columns)
+            size = max(1, min(_ROWS_PER_STATEMENT, limit // max(1, len(fields))))
+            for start in range(0, len(mappings), size):
+                chunk = mappings[start : start + size]
+                if returning:
+                    rows.extend(
+                        session.scalars(
+                            stmt.returning(model),
+                            chunk,
+                            execution_options={"populate_existing": True},
+                        ).all()
+                    )
+                else:
+                    session.execute(stmt, chunk)
+                    rows.extend(_reselect(session, model, key_columns, key_fields, chunk))
+    return rows
+
+
+def _group_by_fields(
+    model: type[Any], payload: list[Mapping[str, Any]], key_fields: list[str]
+) -> dict[tuple[str, ...], list[Mapping[str, Any]]]:
+    """Mappings grouped by their field set (each group is one statement
+    shape), de-duplicated on the key (last wins), fields validated once."""
+    latest: dict[tuple[Any, ...], Mapping[str, Any]] = {}
+    try:
+        for mapping in payload:
+            latest[tuple(mapping[name] for name in key_fields)] = mapping
+    except KeyError as exc:
+        raise QueryError(
+            f"every mapping needs the key field(s) {key_fields}", model=model, key=str(exc)
+        ) from None
+    groups: dict[tuple[str, ...], list[Mapping[str, Any]]] = {}
+    for mapping in latest.values():
+        groups.setdefault(tuple(mapping), []).append(mapping)
+    for fields in groups:
+        for name in fields:
+            parse_field(model, name)
+    return groups
+
+
+def _upsert_statement(
+    make_insert: Any,
+    model: type[Any],
+    fields: tuple[str, ...],
+    key_fields: list[str],
+    key_columns: list[Any],
+) -> Any:
+    stmt = make_insert(model)
+    updated = [name for name in fields if name not in key_fields]
+    if hasattr(stmt, "on_duplicate_key_update"):
+        changes = {name: stmt.inserted[name] for name in updated or key_fields[:1]}
+        return stmt.on_duplicate_key_update(changes)
+    if not updated:
+        return stmt.on_conflict_do_nothing(index_elements=key_columns)
+    return stmt.on_conflict_do_update(
+        index_elements=key_columns, set_={name: stmt.excluded[name] for name in updated}
+    )
+
+
+def _reselect(
+    session: Session,
+    model: type[Any],
+    key_columns: list[Any],
+    key_fields: list[str],
+    chunk: list[Mapping[str, Any]],
+) -> list[Any]:
+    if len(key_columns) == 1:
+        criterion = key_columns[0].in_([mapping[key_fields[0]] for mapping in chunk])
+    else:
+        keys = [tuple(mapping[name] for name in key_fields) for mapping in chunk]
+        criterion = tuple_(*key_columns).in_(keys)
+    stmt = Q(model).soft("include").statement.where(criterion)
+    result = session.execute(stmt, execution_options={"populate_existing": True})
+    return cast("list[Any]", result.scalars().all())

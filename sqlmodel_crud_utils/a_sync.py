@@ -1,0 +1,279 @@
+"""The v0.1 functions for an ``AsyncSession`` (SQLModel's or SQLAlchemy's).
+
+Each one runs its sync twin from `sqlmodel_crud_utils.sync` through
+``AsyncSession.run_sync``: one implementation, two ways in. Parameters,
+defaults and return conventions are the sync ones (v0.1's async
+``get_row`` listed ``select_in_keys`` before ``lazy``; the sync order is
+used for both now, so pass those by keyword).
+
+What the functions return is loaded before they return (relationships
+only when asked for with ``selectin``), so reading attributes afterwards
+never needs a lazy load (``MissingGreenlet``). Async lifecycle hooks
+(``async def`` methods) are awaited.
+
+    >>> import asyncio
+    >>> from sqlalchemy.ext.asyncio import create_async_engine
+    >>> from sqlmodel import Field, SQLModel
+    >>> from sqlmodel.ext.asyncio.session import AsyncSession
+    >>> class Kitten(SQLModel, table=True):
+    ...     id: int | None = Field(default=None, primary_key=True)
+    ...     name: str
+    >>> async def main():
+    ...     engine = create_async_engine("sqlite+aiosqlite://")
+    ...     async with engine.begin() as conn:
+    ...         await conn.run_sync(SQLModel.metadata.create_all)
+    ...     async with AsyncSession(engine) as session:
+    ...         ok, cat = await write_row(Kitten(name="Tom"), session)
+    ...         found, rows = await get_rows(session, Kitten, name="Tom")
+    ...     await engine.dispose()
+    ...     return ok, cat.id, found, len(rows)
+    >>> asyncio.run(main())
+    (True, 1, True, 1)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from . import sync
+
+__all__ = [
+    "bulk_upsert_mappings",
+    "delete_row",
+    "get_one_or_create",
+    "get_result_from_query",
+    "get_row",
+    "get_rows",
+    "get_rows_within_id_list",
+    "insert_data_rows",
+    "restore_row",
+    "soft_delete_row",
+    "update_row",
+    "write_row",
+]
+
+
+async def get_result_from_query(
+    query: Any,
+    session: AsyncSession,
+    *,
+    raise_on_error: bool = False,
+    include_deleted: bool = False,
+) -> Any:
+    """Async twin of `sqlmodel_crud_utils.sync.get_result_from_query`."""
+    return await session.run_sync(
+        lambda s: sync.get_result_from_query(
+            query, s, raise_on_error=raise_on_error, include_deleted=include_deleted
+        )
+    )
+
+
+async def get_one_or_create(
+    session_inst: AsyncSession,
+    model: type[Any],
+    create_method_kwargs: dict[str, Any] | None = None,
+    selectin: bool = False,
+    select_in_key: str | None = None,
+    *,
+    raise_on_error: bool = False,
+    include_deleted: bool = False,
+    **kwargs: Any,
+) -> tuple[Any, bool]:
+    """Async twin of `sqlmodel_crud_utils.sync.get_one_or_create`."""
+    return await session_inst.run_sync(
+        lambda s: sync.get_one_or_create(
+            s,
+            model,
+            create_method_kwargs,
+            selectin,
+            select_in_key,
+            raise_on_error=raise_on_error,
+            include_deleted=include_deleted,
+            **kwargs,
+        )
+    )
+
+
+async def write_row(
+    data_row: Any, session_inst: AsyncSession, *, raise_on_error: bool = False
+) -> tuple[bool, Any]:
+    """Async twin of `sqlmodel_crud_utils.sync.write_row`."""
+    return await session_inst.run_sync(
+        lambda s: sync.write_row(data_row, s, raise_on_error=raise_on_error)
+    )
+
+
+async def insert_data_rows(
+    data_rows: Sequence[Any], session_inst: AsyncSession, *, raise_on_error: bool = False
+) -> tuple[bool, Any]:
+    """Async twin of `sqlmodel_crud_utils.sync.insert_data_rows`."""
+    return await session_inst.run_sync(
+        lambda s: sync.insert_data_rows(data_rows, s, raise_on_error=raise_on_error)
+    )
+
+
+async def get_row(
+    id_str: Any,
+    session_inst: AsyncSession,
+    model: type[Any],
+    selectin: bool = False,
+    lazy: bool = False,
+    lazy_load_keys: str | list[str] | None = None,
+    select_in_keys: str | list[str] | None = None,
+    pk_field: str = "id",
+    *,
+    raise_on_error: bool = False,
+    include_deleted: bool = False,
+) -> tuple[bool, Any]:
+    """Async twin of `sqlmodel_crud_utils.sync.get_row`."""
+    return await session_inst.run_sync(
+        lambda s: sync.get_row(
+            id_str,
+            s,
+            model,
+            selectin,
+            lazy,
+            lazy_load_keys,
+            select_in_keys,
+            pk_field,
+            raise_on_error=raise_on_error,
+            include_deleted=include_deleted,
+        )
+    )
+
+
+async def get_rows(
+    session_inst: AsyncSession,
+    model: type[Any],
+    selectin: bool = False,
+    select_in_keys: str | list[str] | None = None,
+    lazy: bool = False,
+    lazy_load_keys: str | list[str] | None = None,
+    page_size: int = 100,
+    page: int = 1,
+    text_field: str | None = None,
+    stmnt: Any = None,
+    *,
+    raise_on_error: bool = False,
+    include_deleted: bool = False,
+    **kwargs: Any,
+) -> tuple[bool, list[Any]]:
+    """Async twin of `sqlmodel_crud_utils.sync.get_rows`."""
+    return await session_inst.run_sync(
+        lambda s: sync.get_rows(
+            s,
+            model,
+            selectin,
+            select_in_keys,
+            lazy,
+            lazy_load_keys,
+            page_size,
+            page,
+            text_field,
+            stmnt,
+            raise_on_error=raise_on_error,
+            include_deleted=include_deleted,
+            **kwargs,
+        )
+    )
+
+
+async def get_rows_within_id_list(
+    id_str_list: Iterable[Any],
+    session_inst: AsyncSession,
+    model: type[Any],
+    pk_field: str = "id",
+    *,
+    raise_on_error: bool = False,
+    include_deleted: bool = False,
+) -> tuple[bool, list[Any]]:
+    """Async twin of `sqlmodel_crud_utils.sync.get_rows_within_id_list`."""
+    return await session_inst.run_sync(
+        lambda s: sync.get_rows_within_id_list(
+            id_str_list,
+            s,
+            model,
+            pk_field,
+            raise_on_error=raise_on_error,
+            include_deleted=include_deleted,
+        )
+    )
+
+
+async def update_row(
+    id_str: Any,
+    data: Mapping[str, Any],
+    session_inst: AsyncSession,
+    model: type[Any],
+    pk_field: str = "id",
+    *,
+    raise_on_error: bool = False,
+) -> tuple[bool, Any]:
+    """Async twin of `sqlmodel_crud_utils.sync.update_row`."""
+    return await session_inst.run_sync(
+        lambda s: sync.update_row(id_str, data, s, model, pk_field, raise_on_error=raise_on_error)
+    )
+
+
+async def delete_row(
+    id_str: Any,
+    session_inst: AsyncSession,
+    model: type[Any],
+    pk_field: str = "id",
+    *,
+    hard: bool = False,
+    raise_on_error: bool = False,
+) -> bool:
+    """Async twin of `sqlmodel_crud_utils.sync.delete_row`."""
+    return await session_inst.run_sync(
+        lambda s: sync.delete_row(
+            id_str, s, model, pk_field, hard=hard, raise_on_error=raise_on_error
+        )
+    )
+
+
+async def soft_delete_row(
+    id_str: Any,
+    session_inst: AsyncSession,
+    model: type[Any],
+    pk_field: str = "id",
+    *,
+    raise_on_error: bool = False,
+) -> bool:
+    """Async twin of `sqlmodel_crud_utils.sync.soft_delete_row`."""
+    return await session_inst.run_sync(
+        lambda s: sync.soft_delete_row(id_str, s, model, pk_field, raise_on_error=raise_on_error)
+    )
+
+
+async def restore_row(
+    id_str: Any,
+    session_inst: AsyncSession,
+    model: type[Any],
+    pk_field: str = "id",
+    *,
+    raise_on_error: bool = False,
+) -> bool:
+    """Async twin of `sqlmodel_crud_utils.sync.restore_row`."""
+    return await session_inst.run_sync(
+        lambda s: sync.restore_row(id_str, s, model, pk_field, raise_on_error=raise_on_error)
+    )
+
+
+async def bulk_upsert_mappings(
+    payload: Sequence[Mapping[str, Any]],
+    session_inst: AsyncSession,
+    model: type[Any],
+    pk_fields: list[str] | None = None,
+    *,
+    raise_on_error: bool = False,
+) -> tuple[bool, list[Any]]:
+    """Async twin of `sqlmodel_crud_utils.sync.bulk_upsert_mappings`."""
+    return await session_inst.run_sync(
+        lambda s: sync.bulk_upsert_mappings(
+            payload, s, model, pk_fields, raise_on_error=raise_on_error
+        )
+    )

@@ -1,0 +1,455 @@
+"""The v0.1 functions, for a sync `Session`: thin presets over `Q` and the
+shared write layer (`sqlmodel_crud_utils._ops`).
+
+Parameter names, order, defaults and return conventions are v0.1's, so
+code written for 0.1 runs unchanged:
+
+    >>> from sqlmodel import Field, Session, SQLModel, create_engine
+    >>> class Parrot(SQLModel, table=True):
+    ...     id: int | None = Field(default=None, primary_key=True)
+    ...     name: str
+    >>> engine = create_engine("sqlite://")
+    >>> SQLModel.metadata.create_all(engine)
+    >>> with Session(engine) as session:
+    ...     ok, pet = write_row(Parrot(name="Rex"), session)
+    ...     found, rows = get_rows(session, Parrot, name__like="e")
+    ...     (ok, pet.id), (found, [row.name for row in rows])
+    ((True, 1), (True, ['Rex']))
+
+New keyword-only options on every function: ``raise_on_error=False``
+(``True`` raises `RecordNotFoundError`, `MultipleRecordsError`,
+`BulkOperationError`, or `TransactionError` for a database error, with the
+original as ``__cause__``), ``include_deleted=False`` on reads and
+``hard=False`` on `delete_row`. Bad filters or fields raise `QueryError`
+whatever ``raise_on_error`` says: they are programming errors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+from sqlmodel.sql.expression import SelectOfScalar
+
+from . import _ops
+from .exceptions import BulkOperationError, RecordNotFoundError, legacy_failures
+from .lookups import mapper_of
+from .query import Q, _soft_options
+
+__all__ = [
+    "bulk_upsert_mappings",
+    "delete_row",
+    "get_one_or_create",
+    "get_result_from_query",
+    "get_row",
+    "get_rows",
+    "get_rows_within_id_list",
+    "insert_data_rows",
+    "restore_row",
+    "soft_delete_row",
+    "update_row",
+    "write_row",
+]
+
+_TRUE_WORDS = frozenset({"1", "true", "t", "yes", "y", "on"})
+
+
+def _as_list(keys: str | Iterable[str]) -> list[str]:
+    return [keys] if isinstance(keys, str) else list(keys)
+
+
+def _loading(
+    query: Q[Any],
+    selectin: bool,
+    select_in_keys: str | Iterable[str] | None,
+    lazy: bool,
+    lazy_load_keys: str | Iterable[str] | None,
+) -> Q[Any]:
+    if selectin and select_in_keys:
+        query = query.include(*_as_list(select_in_keys))
+    if lazy and lazy_load_keys:
+        query = query.include(*_as_list(lazy_load_keys), strategy="lazy")
+    return query
+
+
+def _scope(include_deleted: bool) -> Any:
+    return "include" if include_deleted else "exclude"
+
+
+def get_result_from_query(
+    query: Any, session: Session, *, raise_on_error: bool = False, include_deleted: bool = False
+) -> Any:
+    """The first row of ``query`` or ``None``; never raises on several rows
+    (the query runs once). Soft-deleted rows of the queried models are left
+    out unless ``include_deleted=True``.
+
+    Example::
+
+        hero = get_result_from_query(select(Hero).where(Hero.age > 30), session)
+
+    ``Q`` equivalent: ``Q(Hero).where(age__gt=30).first(session)``.
+    """
+    if not include_deleted:
+        for description in getattr(query, "column_descriptions", ()):
+            entity = description.get("entity")
+            if entity is not None:
+                query = query.options(*_soft_options(entity, "exclude"))
+    with legacy_failures("get_result_from_query", raise_on_error), _ops.read_scope(session):
+        result = session.execute(query)
+        columns = getattr(query, "selected_columns", None)
+        if isinstance(query, SelectOfScalar) or (columns is not None and len(columns) == 1):
+            return result.scalars().first()
+        return result.first()
+    return None
+
+
+def get_one_or_create(
+    session_inst: Session,
+    model: type[Any],
+    create_method_kwargs: dict[str, Any] | None = None,
+    selectin: bool = False,
+    select_in_key: str | None = None,
+    *,
+    raise_on_error: bool = False,
+    include_deleted: bool = False,
+    **kwargs: Any,
+) -> tuple[Any, bool]:
+    """``(row, existed)``: the row whose fields equal ``kwargs``, or a new one
+    made from ``kwargs`` + ``create_method_kwargs`` and committed.
+
+    The second item is ``True`` when the row already existed (v0.1's order).
+    When another transaction inserts the same unique row concurrently, the
+    loser re-reads and returns the winner's row (``existed=True``). On
+    failure with ``raise_on_error=False``: ``(None, False)``.
+
+    Example::
+
+        team, existed = get_one_or_create(session, Team, name="Avengers")
+    """
+    include = select_in_key if selectin and select_in_key else None
+    with legacy_failures("get_one_or_create", raise_on_error):
+        return _ops.get_one_or_create(
+            session_inst,
+            model,
+            kwargs,
+            create_method_kwargs,
+            include,
+            include_deleted=include_deleted,
+        )
+    return None, False
+
+
+def write_row(
+    data_row: Any, session_inst: Session, *, raise_on_error: bool = False
+) -> tuple[bool, Any]:
+    """Insert one row and commit: ``(True, row)`` or ``(False, None)``.
+
+    Example::
+
+        ok, hero = write_row(Hero(name="Deadpond"), session)
+
+    ``Q`` equivalent: none (a plain ``session.add`` + ``commit``).
+    """
+    with legacy_failures("write_row", raise_on_error):
+        return True, _ops.write_row(session_inst, data_row)
+    return False, None
+
+
+def insert_data_rows(
+    data_rows: Sequence[Any], session_inst: Session, *, raise_on_error: bool = False
+) -> tuple[bool, Any]:
+    """Insert many rows in batches: ``(True, rows)``.
+
+    When the batch fails, each row is retried on its own and the result is
+    ``(ok, {"success": [...], "failed": [...]})`` where ``ok`` is ``True``
+    when at least one row was written. With ``raise_on_error=True`` a
+    partial failure raises `BulkOperationError` (``errors`` say which rows
+    failed and why; rows that could be written stay written, unless the call
+    runs inside `transaction`, which then rolls back as a whole).
+
+    Example::
+
+        ok, heroes = insert_data_rows([Hero(name="A"), Hero(name="B")], session)
+    """
+    rows = list(data_rows)
+    with legacy_failures("insert_data_rows", raise_on_error):
+        try:
+            written = _ops.insert_data_rows(session_inst, rows)
+        except BulkOperationError as exc:
+            if raise_on_error:
+                raise
+            failed = [error["row"] for error in exc.errors]
+            return bool(exc.succeeded), {"success": exc.succeeded, "failed": failed}
+        if len(written) == len(rows):
+            return True, written
+        return True, {"success": written, "failed": []}
+    return False, {"success": [], "failed": rows}
+
+
+def get_row(
+    id_str: Any,
+    session_inst: Session,
+    model: type[Any],
+    selectin: bool = False,
+    lazy: bool = False,
+    lazy_load_keys: str | list[str] | None = None,
+    select_in_keys: str | list[str] | None = None,
+    pk_field: str = "id",
+    *,
+    raise_on_error: bool = False,
+    include_deleted: bool = False,
+) -> tuple[bool, Any]:
+    """``(True, row)`` for the row with ``pk_field == id_str``, else
+    ``(False, None)``. String keys are coerced to the field's type.
+
+    Example::
+
+        found, hero = get_row(1, session, Hero, selectin=True, select_in_keys=["team"])
+
+    ``Q`` equivalent: ``Q(Hero).include("team").where(id=1).one_or_none(session)``.
+    """
+    with legacy_failures("get_row", raise_on_error):
+        query = Q(model).where(**{pk_field: id_str}).soft(_scope(include_deleted))
+        query = _loading(query, selectin, select_in_keys, lazy, lazy_load_keys)
+        with _ops.read_scope(session_inst):
+            row = query.one_or_none(session_inst)
+        if row is None:
+            raise RecordNotFoundError(model, id_str, pk_field)
+        return True, row
+    return False, None
+
+
+def _truthy(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in _TRUE_WORDS
+    return bool(value)
+
+
+def _rows_query(
+    model: type[Any], text_field: str | None, include_deleted: bool, kwargs: dict[str, Any]
+) -> Q[Any]:
+    sort_field = kwargs.pop("sort_field", None)
+    sort_desc = _truthy(kwargs.pop("sort_desc", False))
+    lookups: dict[str, Any] = {}
+    for key, value in kwargs.items():
+        if text_field and key == text_field:
+            lookups[f"{key}__match"] = value
+        elif key.endswith("__like"):
+            lookups[key[: -len("__like")] + "__contains"] = value
+        else:
+            lookups[key] = value
+    query = Q(model).where(**lookups).soft(_scope(include_deleted))
+    if sort_field:
+        query = query.order_by(f"-{sort_field}" if sort_desc else sort_field)
+    return query
+
+
+def _on_top_of(stmnt: Any, query: Q[Any], model: type[Any], include_deleted: bool) -> Any:
+    """Apply ``query``'s filters, loading, order and page to a caller's statement."""
+    stmt = stmnt
+    if query._criteria:
+        stmt = stmt.where(*query._criteria)
+    options = _soft_options(model, _scope(include_deleted)) + tuple(
+        include.option() for include in query._includes
+    )
+    if options:
+        stmt = stmt.options(*options)
+    if query._order:
+        stmt = stmt.order_by(*(order.expression for order in query._order))
+    if query._limit is not None:
+        stmt = stmt.limit(query._limit)
+    if query._offset:
+        stmt = stmt.offset(query._offset)
+    return stmt
+
+
+def get_rows(
+    session_inst: Session,
+    model: type[Any],
+    selectin: bool = False,
+    select_in_keys: str | list[str] | None = None,
+    lazy: bool = False,
+    lazy_load_keys: str | list[str] | None = None,
+    page_size: int = 100,
+    page: int = 1,
+    text_field: str | None = None,
+    stmnt: Any = None,
+    *,
+    raise_on_error: bool = False,
+    include_deleted: bool = False,
+    **kwargs: Any,
+) -> tuple[bool, list[Any]]:
+    """``(found, rows)``: one page of rows matching ``kwargs``.
+
+    ``kwargs`` are `Q` lookups (``age__gte=18``, ``name__icontains="man"``,
+    ``team__name="Avengers"``, ...) plus ``sort_field`` / ``sort_desc``.
+    As in v0.1, ``field__like="x"`` means *contains* ``x``, and the value of
+    ``text_field`` (when given) is a full-text ``match``. With a custom
+    ``stmnt`` the filters, ordering, loading and page are applied on top of
+    it. An empty page is ``(False, [])``, also with ``raise_on_error=True``
+    (matching nothing is not an error).
+
+    Example::
+
+        found, heroes = get_rows(session, Hero, age__gte=18, sort_field="age", page_size=10)
+
+    ``Q`` equivalent: ``Q(Hero).where(age__gte=18).order_by("age").page(1, 10).all(session)``.
+    """
+    with legacy_failures("get_rows", raise_on_error):
+        query = _rows_query(model, text_field, include_deleted, dict(kwargs))
+        query = _loading(query, selectin, select_in_keys, lazy, lazy_load_keys)
+        query = query.page(page, size=page_size)
+        with _ops.read_scope(session_inst):
+            if stmnt is None:
+                rows = query.all(session_inst)
+            else:
+                stmt = _on_top_of(stmnt, query, model, include_deleted)
+                rows = list(session_inst.execute(stmt).scalars().all())
+        return bool(rows), rows
+    return False, []
+
+
+def get_rows_within_id_list(
+    id_str_list: Iterable[Any],
+    session_inst: Session,
+    model: type[Any],
+    pk_field: str = "id",
+    *,
+    raise_on_error: bool = False,
+    include_deleted: bool = False,
+) -> tuple[bool, list[Any]]:
+    """``(found, rows)`` for the rows whose ``pk_field`` is in ``id_str_list``
+    (``(False, [])`` for an empty list or no match).
+
+    Example::
+
+        found, heroes = get_rows_within_id_list([1, 2, 3], session, Hero)
+
+    ``Q`` equivalent: ``Q(Hero).where(id__in=[1, 2, 3]).all(session)``.
+    """
+    with legacy_failures("get_rows_within_id_list", raise_on_error):
+        ids = list(id_str_list)
+        query = Q(model).where(**{f"{pk_field}__in": ids}).soft(_scope(include_deleted))
+        with _ops.read_scope(session_inst):
+            rows = query.all(session_inst) if ids else []
+        return bool(rows), rows
+    return False, []
+
+
+def update_row(
+    id_str: Any,
+    data: Mapping[str, Any],
+    session_inst: Session,
+    model: type[Any],
+    pk_field: str = "id",
+    *,
+    raise_on_error: bool = False,
+) -> tuple[bool, Any]:
+    """Set ``data`` on the row and commit: ``(True, row)`` or ``(False, None)``
+    (v0.1 returned the unsaved row on a failed commit; now ``None``).
+
+    Example::
+
+        ok, hero = update_row(1, {"age": 41}, session, Hero)
+
+    ``Q`` equivalent (set-based, no hooks): ``Q(Hero).where(id=1).update(session, age=41)``.
+    """
+    mapper_of(model)
+    with legacy_failures("update_row", raise_on_error):
+        return True, _ops.update_row(session_inst, model, id_str, data, pk_field)
+    return False, None
+
+
+def delete_row(
+    id_str: Any,
+    session_inst: Session,
+    model: type[Any],
+    pk_field: str = "id",
+    *,
+    hard: bool = False,
+    raise_on_error: bool = False,
+) -> bool:
+    """Delete the row and commit; ``True`` when it was deleted. Models with
+    `SoftDeleteMixin` are soft-deleted unless ``hard=True``.
+
+    Example::
+
+        deleted = delete_row(1, session, Hero)
+
+    ``Q`` equivalent (set-based, no hooks): ``Q(Hero).where(id=1).delete(session)``.
+    """
+    with legacy_failures("delete_row", raise_on_error):
+        _ops.delete_row(session_inst, model, id_str, pk_field, hard)
+        return True
+    return False
+
+
+def soft_delete_row(
+    id_str: Any,
+    session_inst: Session,
+    model: type[Any],
+    pk_field: str = "id",
+    *,
+    raise_on_error: bool = False,
+) -> bool:
+    """Soft-delete a live row of a `SoftDeleteMixin` model and commit.
+
+    Example::
+
+        deleted = soft_delete_row(1, session, Document)
+    """
+    with legacy_failures("soft_delete_row", raise_on_error):
+        _ops.soft_delete_row(session_inst, model, id_str, pk_field)
+        return True
+    return False
+
+
+def restore_row(
+    id_str: Any,
+    session_inst: Session,
+    model: type[Any],
+    pk_field: str = "id",
+    *,
+    raise_on_error: bool = False,
+) -> bool:
+    """Restore a soft-deleted row and commit; ``False`` when no deleted row
+    has that key.
+
+    Example::
+
+        restored = restore_row(1, session, Document)
+    """
+    with legacy_failures("restore_row", raise_on_error):
+        _ops.restore_row(session_inst, model, id_str, pk_field)
+        return True
+    return False
+
+
+def bulk_upsert_mappings(
+    payload: Sequence[Mapping[str, Any]],
+    session_inst: Session,
+    model: type[Any],
+    pk_fields: list[str] | None = None,
+    *,
+    raise_on_error: bool = False,
+) -> tuple[bool, list[Any]]:
+    """Insert-or-update many rows from dicts and commit: ``(True, rows)``
+    with the upserted rows; ``(False, [])`` on failure (with
+    ``raise_on_error=True``: `BulkOperationError`). Keyed on ``pk_fields``
+    (default ``["id"]``; composite keys allowed). Set-based: no hooks fire.
+
+    Example::
+
+        ok, heroes = bulk_upsert_mappings([{"id": 1, "name": "A"}], session, Hero)
+    """
+    with legacy_failures("bulk_upsert_mappings", raise_on_error):
+        try:
+            return True, _ops.bulk_upsert_mappings(session_inst, model, payload, pk_fields)
+        except SQLAlchemyError as exc:
+            if not raise_on_error:
+                raise
+            total = len(payload)
+            raise BulkOperationError(total, total, [{"error": str(exc)}]) from exc
+    return False, []
