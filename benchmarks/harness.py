@@ -1,0 +1,261 @@
+"""Measurement core: interleaved, shuffled rounds and paired ratios.
+
+`Context.compare` times every variant of one comparison in the same run:
+each round runs one batch of ``number`` calls per variant, in a freshly
+shuffled order, with ``gc.collect()`` before each batch. A checked ratio is
+the median over rounds of ``subject / baseline`` measured in that round, so
+drift in machine load (other processes, CPU frequency) hits both sides of
+each pair alike. Sync and async variants go through the same loop (the whole
+run happens inside one event loop; a sync variant is simply not awaited).
+"""
+
+from __future__ import annotations
+
+import gc
+import inspect
+import random
+import statistics
+import sys
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+__all__ = ["Check", "Config", "Context", "Result"]
+
+Variant = Callable[[], Any]
+
+
+@dataclass(frozen=True)
+class Config:
+    """Sizes and repetition counts of one run (see ``python -m benchmarks --help``)."""
+
+    rows: int = 100_000
+    rounds: int = 15
+    stream_rounds: int = 5
+    batch_seconds: float = 0.05
+    deep_fraction: float = 0.9
+    quick: bool = False
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class Check:
+    """A target on the median paired ratio ``subject / baseline``.
+
+    ``op`` is ``"<="`` or ``">="``; ``note`` is shown beside the target
+    (e.g. "≥ 4x faster"); ``noisy`` marks ratios known to swing between runs.
+    """
+
+    subject: str
+    baseline: str
+    limit: float
+    op: str = "<="
+    note: str = ""
+    noisy: bool = False
+
+
+@dataclass
+class Result:
+    """One row of the report."""
+
+    backend: str
+    target: str
+    case: str
+    metric: str  # "time ratio", "peak MiB", "statements"
+    subject: str
+    baseline: str | None
+    value: float
+    op: str
+    limit: float
+    passed: bool
+    noisy: bool = False
+    note: str = ""
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def status(self) -> str:
+        return "PASS" if self.passed else "MISS"
+
+    def as_json(self) -> dict[str, Any]:
+        return {**asdict(self), "status": self.status}
+
+
+def meets(value: float, op: str, limit: float) -> bool:
+    """Whether ``value op limit`` holds (``op`` in ``<=``, ``>=``, ``==``)."""
+    if op == "<=":
+        return value <= limit
+    if op == ">=":
+        return value >= limit
+    if op == "==":
+        return value == limit
+    raise ValueError(f"unknown comparison {op!r}")
+
+
+async def _call(function: Callable[[], Any]) -> Any:
+    outcome = function()
+    if inspect.isawaitable(outcome):
+        outcome = await outcome
+    return outcome
+
+
+async def _batch(function: Variant, number: int) -> float:
+    """Seconds taken by ``number`` calls of ``function`` (awaited when async)."""
+    if inspect.iscoroutinefunction(function):
+        start = time.perf_counter()
+        for _ in range(number):
+            await function()
+        return time.perf_counter() - start
+    start = time.perf_counter()
+    for _ in range(number):
+        function()
+    return time.perf_counter() - start
+
+
+@dataclass
+class Context:
+    """What a case function gets: one backend's engines, the run's config,
+    and `compare` / `record` to add rows to the report."""
+
+    backend: str
+    engine: Engine
+    async_engine: AsyncEngine
+    config: Config
+    target: str = ""
+    results: list[Result] = field(default_factory=list)
+    rng: random.Random = field(default_factory=random.Random)
+
+    def record(
+        self,
+        case: str,
+        metric: str,
+        subject: str,
+        value: float,
+        op: str,
+        limit: float,
+        *,
+        baseline: str | None = None,
+        note: str = "",
+        noisy: bool = False,
+        **detail: Any,
+    ) -> Result:
+        """Add a row checked directly (memory, statement counts, ...)."""
+        result = Result(
+            self.backend,
+            self.target,
+            case,
+            metric,
+            subject,
+            baseline,
+            value,
+            op,
+            limit,
+            meets(value, op, limit),
+            noisy,
+            note,
+            detail,
+        )
+        self.results.append(result)
+        _progress(result)
+        return result
+
+    async def compare(
+        self,
+        case: str,
+        variants: dict[str, Variant],
+        checks: Sequence[Check],
+        *,
+        number: int | None = None,
+        rounds: int | None = None,
+        setup: Callable[[], Awaitable[Any] | Any] | None = None,
+        items: int | None = None,
+    ) -> list[Result]:
+        """Time ``variants`` interleaved and add one row per check.
+
+        ``number`` calls per batch (default: calibrated so the slowest
+        variant's batch takes about ``config.batch_seconds``); ``setup`` runs
+        untimed before every batch (e.g. to reset a table for write cases);
+        ``items`` (rows handled per call) adds rows/second to the details.
+        """
+        names = list(variants)
+        for check in checks:
+            missing = {check.subject, check.baseline} - set(names)
+            if missing:
+                raise ValueError(f"{case}: check names unknown variants {sorted(missing)}")
+        for name in names:  # warm-up: imports, compiled-statement cache, pool
+            if setup is not None:
+                await _call(setup)
+            await _batch(variants[name], 1)
+        if number is None:
+            number = await self._calibrate(variants, setup)
+        rounds = rounds or self.config.rounds
+        per_call: dict[str, list[float]] = {name: [] for name in names}
+        for _ in range(rounds):
+            order = names[:]
+            self.rng.shuffle(order)
+            for name in order:
+                if setup is not None:
+                    await _call(setup)
+                gc.collect()
+                per_call[name].append(await _batch(variants[name], number) / number)
+        medians = {name: statistics.median(times) for name, times in per_call.items()}
+        added: list[Result] = []
+        for check in checks:
+            ratios = [
+                s / b
+                for s, b in zip(per_call[check.subject], per_call[check.baseline], strict=True)
+            ]
+            detail: dict[str, Any] = {
+                "subject_median_us": medians[check.subject] * 1e6,
+                "baseline_median_us": medians[check.baseline] * 1e6,
+                "ratio_min": min(ratios),
+                "ratio_max": max(ratios),
+                "rounds": rounds,
+                "number": number,
+            }
+            if items:
+                detail["subject_rows_per_s"] = items / medians[check.subject]
+                detail["baseline_rows_per_s"] = items / medians[check.baseline]
+            added.append(
+                self.record(
+                    case,
+                    "time ratio",
+                    check.subject,
+                    statistics.median(ratios),
+                    check.op,
+                    check.limit,
+                    baseline=check.baseline,
+                    note=check.note,
+                    noisy=check.noisy,
+                    **detail,
+                )
+            )
+        return added
+
+    async def _calibrate(
+        self, variants: dict[str, Variant], setup: Callable[[], Any] | None
+    ) -> int:
+        if setup is not None:  # batches that need a reset are single calls
+            return 1
+        slowest = 0.0
+        for function in variants.values():
+            calls = 1
+            while True:
+                elapsed = await _batch(function, calls)
+                if elapsed >= 0.005 or calls >= 4096:
+                    break
+                calls *= 4
+            slowest = max(slowest, elapsed / calls)
+        return max(1, int(self.config.batch_seconds / slowest))
+
+
+def _progress(result: Result) -> None:
+    print(
+        f"  {result.backend:<10} {result.target:>2} {result.case}: {result.subject} "
+        f"= {result.value:.3g} ({result.op} {result.limit:g}) {result.status}",
+        file=sys.stderr,
+        flush=True,
+    )
