@@ -38,6 +38,7 @@ class Config:
     stream_rounds: int = 5
     batch_seconds: float = 0.05
     deep_fraction: float = 0.9
+    clock: str = "auto"
     quick: bool = False
     seed: int = 0
 
@@ -102,17 +103,36 @@ async def _call(function: Callable[[], Any]) -> Any:
     return outcome
 
 
-async def _batch(function: Variant, number: int) -> float:
+CLOCKS: dict[str, Callable[[], float]] = {
+    # Wall time: what a caller waits, database server included; swings with load.
+    "wall": time.perf_counter,
+    # CPU time of this process, all threads (aiosqlite's too): the whole cost
+    # of an in-process database, and immune to other processes taking the CPU.
+    "cpu": time.process_time,
+}
+
+
+def resolve_clock(clock: str, backend: str) -> str:
+    """``auto`` means CPU time for SQLite (in-process) and wall time for servers."""
+    if clock == "auto":
+        return "cpu" if backend == "sqlite" else "wall"
+    if clock not in CLOCKS:
+        raise ValueError(f"unknown clock {clock!r}; choose auto, wall or cpu")
+    return clock
+
+
+async def _batch(function: Variant, number: int, clock: str = "wall") -> float:
     """Seconds taken by ``number`` calls of ``function`` (awaited when async)."""
+    now = CLOCKS[clock]
     if inspect.iscoroutinefunction(function):
-        start = time.perf_counter()
+        start = now()
         for _ in range(number):
             await function()
-        return time.perf_counter() - start
-    start = time.perf_counter()
+        return now() - start
+    start = now()
     for _ in range(number):
         function()
-    return time.perf_counter() - start
+    return now() - start
 
 
 @dataclass
@@ -127,6 +147,11 @@ class Context:
     target: str = ""
     results: list[Result] = field(default_factory=list)
     rng: random.Random = field(default_factory=random.Random)
+
+    @property
+    def clock(self) -> str:
+        """The clock timed comparisons use on this backend (see `resolve_clock`)."""
+        return resolve_clock(self.config.clock, self.backend)
 
     def record(
         self,
@@ -192,6 +217,7 @@ class Context:
         if number is None:
             number = await self._calibrate(variants, setup)
         rounds = rounds or self.config.rounds
+        clock = self.clock
         per_call: dict[str, list[float]] = {name: [] for name in names}
         for _ in range(rounds):
             order = names[:]
@@ -200,7 +226,7 @@ class Context:
                 if setup is not None:
                     await _call(setup)
                 gc.collect()
-                per_call[name].append(await _batch(variants[name], number) / number)
+                per_call[name].append(await _batch(variants[name], number, clock) / number)
         medians = {name: statistics.median(times) for name, times in per_call.items()}
         added: list[Result] = []
         for check in checks:
@@ -215,6 +241,7 @@ class Context:
                 "ratio_max": max(ratios),
                 "rounds": rounds,
                 "number": number,
+                "clock": clock,
             }
             if items:
                 detail["subject_rows_per_s"] = items / medians[check.subject]

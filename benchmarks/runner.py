@@ -66,6 +66,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--strict", action="store_true", help="exit with status 1 when a target is missed"
     )
+    parser.add_argument(
+        "--clock",
+        choices=("auto", "wall", "cpu"),
+        default=env("BENCH_CLOCK", "auto"),
+        help="auto (default): CPU time on SQLite, wall time on PostgreSQL; env BENCH_CLOCK",
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of the variant shuffling")
     return parser
 
@@ -78,7 +84,7 @@ def config_from(args: argparse.Namespace) -> Config:
         base["rows"] = int(rows)
     if rounds:
         base["rounds"] = int(rounds)
-    return Config(quick=args.quick, seed=args.seed, **base)
+    return Config(quick=args.quick, seed=args.seed, clock=args.clock, **base)
 
 
 async def run(
@@ -145,6 +151,7 @@ def _times(result: Result) -> str:
             return f"yield_per loop: {detail['yield_per_loop_peak_mib']:.2f} MiB"
         return ""
     text = f"{_us(detail['subject_median_us'])} / {_us(detail['baseline_median_us'])}"
+    text += f" {detail['clock']}"
     if "subject_rows_per_s" in detail:
         text += f", {detail['subject_rows_per_s']:,.0f} rows/s"
     return text

@@ -153,6 +153,14 @@ def _soft_options(model: type[Any], mode: str) -> tuple[ORMOption, ...]:
     return tuple(options)
 
 
+@memoized
+def _string_order(model: type[Any], key: str) -> _Order:
+    """The sort key for ``"age"`` / ``"-age"``, built once per model and key
+    (SQLAlchemy expressions are immutable, so one can serve every query)."""
+    column, descending = parse_order_key(model, key)
+    return _Order(column.desc() if descending else column, column, descending)
+
+
 @dataclass(frozen=True, slots=True, eq=False, repr=False)
 class Q(Generic[M]):
     """An immutable query over one table model.
@@ -187,7 +195,12 @@ class Q(Generic[M]):
     # ------------------------------------------------------------------ builders
 
     def _with(self, **changes: Any) -> Q[M]:
-        return dataclasses.replace(self, **changes)
+        # A field-by-field copy: ``dataclasses.replace`` re-runs ``__init__`` and
+        # ``__post_init__`` (a mapper check), several times slower on this hot path.
+        clone = object.__new__(type(self))
+        for name in _FIELDS:
+            object.__setattr__(clone, name, changes.get(name, getattr(self, name)))
+        return clone
 
     def _lookup_clauses(self, lookups: dict[str, Any]) -> list[ColumnElement[bool]]:
         return [parse_lookup(self.model, key).clause(value) for key, value in lookups.items()]
@@ -287,8 +300,7 @@ class Q(Generic[M]):
 
     def _order_key(self, key: Any) -> _Order:
         if isinstance(key, str):
-            column, descending = parse_order_key(self.model, key)
-            return _Order(column.desc() if descending else column, column, descending)
+            return _string_order(self.model, key)
         if isinstance(key, InstrumentedAttribute) and key.key in mapper_of(self.model).column_attrs:
             return _Order(key, key, False)
         if isinstance(key, UnaryExpression) and key.modifier in (
@@ -522,7 +534,7 @@ class Q(Generic[M]):
 
         Example: ``heroes = Q(Hero).where(age__gt=30).all(session)``
         """
-        return list(self._execute(session, self._select()))
+        return cast("list[M]", self._execute(session, self._select()).all())
 
     def first(self, session: Session) -> M | None:
         """The first row, or ``None``.
@@ -848,3 +860,6 @@ class Q(Generic[M]):
                 yield row
         finally:
             await result.close()
+
+
+_FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Q))
