@@ -28,6 +28,8 @@ __all__ = ["Check", "Config", "Context", "Result"]
 
 Variant = Callable[[], Any]
 
+CLOCKS = ("wall", "cpu")
+
 
 @dataclass(frozen=True)
 class Config:
@@ -103,17 +105,17 @@ async def _call(function: Callable[[], Any]) -> Any:
     return outcome
 
 
-CLOCKS: dict[str, Callable[[], float]] = {
-    # Wall time: what a caller waits, database server included; swings with load.
-    "wall": time.perf_counter,
-    # CPU time of this process, all threads (aiosqlite's too): the whole cost
-    # of an in-process database, and immune to other processes taking the CPU.
-    "cpu": time.process_time,
-}
-
-
 def resolve_clock(clock: str, backend: str) -> str:
-    """``auto`` means CPU time for SQLite (in-process) and wall time for servers."""
+    """The clock a backend's ratios are checked on: ``auto`` means CPU time for
+    SQLite and wall time for a database server.
+
+    Wall time (``perf_counter``) is what a caller waits, server included, and
+    swings with machine load. CPU time (``process_time``, every thread of this
+    process, aiosqlite's worker too) is the whole cost of an in-process
+    database and does not count time other processes hold the CPU; for a
+    server it would leave out the server's work. Both ratios are kept in the
+    JSON details (``wall_ratio``, ``cpu_ratio``).
+    """
     if clock == "auto":
         return "cpu" if backend == "sqlite" else "wall"
     if clock not in CLOCKS:
@@ -121,18 +123,21 @@ def resolve_clock(clock: str, backend: str) -> str:
     return clock
 
 
-async def _batch(function: Variant, number: int, clock: str = "wall") -> float:
-    """Seconds taken by ``number`` calls of ``function`` (awaited when async)."""
-    now = CLOCKS[clock]
+async def _batch(function: Variant, number: int) -> dict[str, float]:
+    """Seconds taken by ``number`` calls of ``function`` (awaited when async), per clock."""
     if inspect.iscoroutinefunction(function):
-        start = now()
+        wall, cpu = time.perf_counter(), time.process_time()
         for _ in range(number):
             await function()
-        return now() - start
-    start = now()
-    for _ in range(number):
-        function()
-    return now() - start
+    else:
+        wall, cpu = time.perf_counter(), time.process_time()
+        for _ in range(number):
+            function()
+    return {"wall": time.perf_counter() - wall, "cpu": time.process_time() - cpu}
+
+
+def _paired(subject: list[float], baseline: list[float]) -> list[float]:
+    return [s / b for s, b in zip(subject, baseline, strict=True)]
 
 
 @dataclass
@@ -218,7 +223,9 @@ class Context:
             number = await self._calibrate(variants, setup)
         rounds = rounds or self.config.rounds
         clock = self.clock
-        per_call: dict[str, list[float]] = {name: [] for name in names}
+        per_call: dict[str, dict[str, list[float]]] = {
+            name: {"wall": [], "cpu": []} for name in names
+        }
         for _ in range(rounds):
             order = names[:]
             self.rng.shuffle(order)
@@ -226,14 +233,13 @@ class Context:
                 if setup is not None:
                     await _call(setup)
                 gc.collect()
-                per_call[name].append(await _batch(variants[name], number, clock) / number)
-        medians = {name: statistics.median(times) for name, times in per_call.items()}
+                for which, seconds in (await _batch(variants[name], number)).items():
+                    per_call[name][which].append(seconds / number)
+        medians = {name: statistics.median(times[clock]) for name, times in per_call.items()}
         added: list[Result] = []
         for check in checks:
-            ratios = [
-                s / b
-                for s, b in zip(per_call[check.subject], per_call[check.baseline], strict=True)
-            ]
+            subject, baseline = per_call[check.subject], per_call[check.baseline]
+            ratios = _paired(subject[clock], baseline[clock])
             detail: dict[str, Any] = {
                 "subject_median_us": medians[check.subject] * 1e6,
                 "baseline_median_us": medians[check.baseline] * 1e6,
@@ -242,6 +248,8 @@ class Context:
                 "rounds": rounds,
                 "number": number,
                 "clock": clock,
+                "wall_ratio": statistics.median(_paired(subject["wall"], baseline["wall"])),
+                "cpu_ratio": statistics.median(_paired(subject["cpu"], baseline["cpu"])),
             }
             if items:
                 detail["subject_rows_per_s"] = items / medians[check.subject]
@@ -271,7 +279,7 @@ class Context:
         for function in variants.values():
             calls = 1
             while True:
-                elapsed = await _batch(function, calls)
+                elapsed = (await _batch(function, calls))["wall"]
                 if elapsed >= 0.005 or calls >= 4096:
                     break
                 calls *= 4
