@@ -204,7 +204,8 @@ async def stream(ctx: Context) -> None:
         await ctx.compare(
             f"stream {rows:,} rows",
             {"yield_per(1000) loop": hand, "Q.stream": ours},
-            [Check("Q.stream", "yield_per(1000) loop", 1.1)],
+            # Few single-call rounds: on a server's wall clock these swing.
+            [Check("Q.stream", "yield_per(1000) loop", 1.1, noisy=ctx.clock == "wall")],
             number=1,
             rounds=ctx.config.stream_rounds,
             items=rows,

@@ -1,7 +1,7 @@
 """Measurement core: interleaved, shuffled rounds and paired ratios.
 
 `Context.compare` times every variant of one comparison in the same run:
-each round runs one batch of ``number`` calls per variant, in a freshly
+each round runs one batch of calls per variant, in a freshly
 shuffled order, with ``gc.collect()`` before each batch. A checked ratio is
 the median over rounds of ``subject / baseline`` measured in that round, so
 drift in machine load (other processes, CPU frequency) hits both sides of
@@ -36,8 +36,8 @@ class Config:
     """Sizes and repetition counts of one run (see ``python -m benchmarks --help``)."""
 
     rows: int = 100_000
-    rounds: int = 15
-    stream_rounds: int = 5
+    rounds: int = 20
+    stream_rounds: int = 7
     batch_seconds: float = 0.05
     deep_fraction: float = 0.9
     clock: str = "auto"
@@ -205,8 +205,8 @@ class Context:
     ) -> list[Result]:
         """Time ``variants`` interleaved and add one row per check.
 
-        ``number`` calls per batch (default: calibrated so the slowest
-        variant's batch takes about ``config.batch_seconds``); ``setup`` runs
+        ``number`` calls per batch (default: calibrated per variant so each
+        batch takes about ``config.batch_seconds``); ``setup`` runs
         untimed before every batch (e.g. to reset a table for write cases);
         ``items`` (rows handled per call) adds rows/second to the details.
         """
@@ -219,8 +219,10 @@ class Context:
             if setup is not None:
                 await _call(setup)
             await _batch(variants[name], 1)
-        if number is None:
-            number = await self._calibrate(variants, setup)
+        numbers = {
+            name: number or await self._calibrate(function, setup)
+            for name, function in variants.items()
+        }
         rounds = rounds or self.config.rounds
         clock = self.clock
         per_call: dict[str, dict[str, list[float]]] = {
@@ -233,8 +235,8 @@ class Context:
                 if setup is not None:
                     await _call(setup)
                 gc.collect()
-                for which, seconds in (await _batch(variants[name], number)).items():
-                    per_call[name][which].append(seconds / number)
+                for which, seconds in (await _batch(variants[name], numbers[name])).items():
+                    per_call[name][which].append(seconds / numbers[name])
         medians = {name: statistics.median(times[clock]) for name, times in per_call.items()}
         added: list[Result] = []
         for check in checks:
@@ -246,7 +248,8 @@ class Context:
                 "ratio_min": min(ratios),
                 "ratio_max": max(ratios),
                 "rounds": rounds,
-                "number": number,
+                "number": numbers[check.subject],
+                "baseline_number": numbers[check.baseline],
                 "clock": clock,
                 "wall_ratio": statistics.median(_paired(subject["wall"], baseline["wall"])),
                 "cpu_ratio": statistics.median(_paired(subject["cpu"], baseline["cpu"])),
@@ -270,21 +273,22 @@ class Context:
             )
         return added
 
-    async def _calibrate(
-        self, variants: dict[str, Variant], setup: Callable[[], Any] | None
-    ) -> int:
+    async def _calibrate(self, function: Variant, setup: Callable[[], Any] | None) -> int:
+        """Calls per batch so one batch takes about ``config.batch_seconds``
+        (the fastest of three probes, so a probe slowed by other processes
+        does not shrink the batches)."""
         if setup is not None:  # batches that need a reset are single calls
             return 1
-        slowest = 0.0
-        for function in variants.values():
+        per_call = []
+        for _ in range(3):
             calls = 1
             while True:
                 elapsed = (await _batch(function, calls))["wall"]
-                if elapsed >= 0.005 or calls >= 4096:
+                if elapsed >= 0.01 or calls >= 65536:
                     break
                 calls *= 4
-            slowest = max(slowest, elapsed / calls)
-        return max(1, int(self.config.batch_seconds / slowest))
+            per_call.append(elapsed / calls)
+        return max(1, round(self.config.batch_seconds / min(per_call)))
 
 
 def _progress(result: Result) -> None:

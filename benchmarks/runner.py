@@ -211,7 +211,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     for note in skipped:
         print(f"\n{note['backend']}: skipped ({note['reason']})")
     if any(r.noisy for r in results):
-        print("\n* noisy: async ratios swing most between runs on a shared machine")
+        print(
+            "\n* noisy: async ratios, and long wall-clock ratios on a server, swing most "
+            "between runs on a shared machine"
+        )
     write_json(args.output, config, results, skipped)
     print(f"\nJSON report: {args.output}")
     missed = [r for r in results if not r.passed]
