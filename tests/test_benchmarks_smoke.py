@@ -61,3 +61,25 @@ def test_postgresql_that_cannot_be_reached_is_skipped_with_a_note(tmp_path, monk
     assert report["results"] == []
     assert [s["backend"] for s in report["skipped"]] == ["postgresql"]
     assert "unreachable" in report["skipped"][0]["reason"]
+
+
+def test_lookup_keys_are_parsed_once_per_model_and_key(monkeypatch):
+    """The benchmarks' builder cost relies on it: a repeated query re-parses nothing."""
+    from benchmarks.models import BenchHero
+    from sqlmodel_crud_utils import Q, lookups
+
+    calls: list[str] = []
+    split = lookups._split_operator
+
+    def counting(key: str):
+        calls.append(key)
+        return split(key)
+
+    monkeypatch.setattr(lookups, "_split_operator", counting)
+    statements = [
+        Q(BenchHero).where(age__lte=age, secret_name__istartswith="s").order_by("-id").statement
+        for age in range(3)
+    ]
+
+    assert len({str(statement) for statement in statements}) == 1
+    assert sorted(calls) == ["age__lte", "secret_name__istartswith"]
