@@ -89,6 +89,7 @@ async def query_builder(ctx: Context) -> None:
         "build the statement",
         {"select()": hand_page, "Q(...).statement": lambda: q_page().statement},
         [Check("Q(...).statement", "select()", 1.5)],
+        clock="cpu",  # no database involved
     )
 
 

@@ -36,7 +36,7 @@ class Config:
     """Sizes and repetition counts of one run (see ``python -m benchmarks --help``)."""
 
     rows: int = 100_000
-    rounds: int = 20
+    rounds: int = 30
     stream_rounds: int = 7
     batch_seconds: float = 0.05
     deep_fraction: float = 0.9
@@ -50,7 +50,8 @@ class Check:
     """A target on the median paired ratio ``subject / baseline``.
 
     ``op`` is ``"<="`` or ``">="``; ``note`` is shown beside the target
-    (e.g. "≥ 4x faster"); ``noisy`` marks ratios known to swing between runs.
+    (e.g. "≥ 4x faster"); ``noisy`` marks ratios known to swing between runs
+    (a row is also marked when its rounds spread widely, see `NOISY_SPREAD`).
     """
 
     subject: str
@@ -136,6 +137,19 @@ async def _batch(function: Variant, number: int) -> dict[str, float]:
     return {"wall": time.perf_counter() - wall, "cpu": time.process_time() - cpu}
 
 
+#: Interquartile range of the round ratios, relative to their median, above
+#: which a row is marked noisy.
+NOISY_SPREAD = 0.15
+
+
+def spread(ratios: Sequence[float]) -> float:
+    """Interquartile range of ``ratios`` relative to their median."""
+    if len(ratios) < 4:
+        return 0.0
+    low, _, high = statistics.quantiles(ratios, n=4)
+    return (high - low) / statistics.median(ratios)
+
+
 def _paired(subject: list[float], baseline: list[float]) -> list[float]:
     return [s / b for s, b in zip(subject, baseline, strict=True)]
 
@@ -202,13 +216,15 @@ class Context:
         rounds: int | None = None,
         setup: Callable[[], Awaitable[Any] | Any] | None = None,
         items: int | None = None,
+        clock: str | None = None,
     ) -> list[Result]:
         """Time ``variants`` interleaved and add one row per check.
 
         ``number`` calls per batch (default: calibrated per variant so each
         batch takes about ``config.batch_seconds``); ``setup`` runs
         untimed before every batch (e.g. to reset a table for write cases);
-        ``items`` (rows handled per call) adds rows/second to the details.
+        ``items`` (rows handled per call) adds rows/second to the details;
+        ``clock`` overrides the backend's clock (``"cpu"`` for pure-Python work).
         """
         names = list(variants)
         for check in checks:
@@ -224,7 +240,7 @@ class Context:
             for name, function in variants.items()
         }
         rounds = rounds or self.config.rounds
-        clock = self.clock
+        clock = clock or self.clock
         per_call: dict[str, dict[str, list[float]]] = {
             name: {"wall": [], "cpu": []} for name in names
         }
@@ -247,6 +263,7 @@ class Context:
                 "baseline_median_us": medians[check.baseline] * 1e6,
                 "ratio_min": min(ratios),
                 "ratio_max": max(ratios),
+                "ratio_spread": spread(ratios),
                 "rounds": rounds,
                 "number": numbers[check.subject],
                 "baseline_number": numbers[check.baseline],
@@ -267,7 +284,7 @@ class Context:
                     check.limit,
                     baseline=check.baseline,
                     note=check.note,
-                    noisy=check.noisy,
+                    noisy=check.noisy or spread(ratios) > NOISY_SPREAD,
                     **detail,
                 )
             )

@@ -212,8 +212,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"\n{note['backend']}: skipped ({note['reason']})")
     if any(r.noisy for r in results):
         print(
-            "\n* noisy: async ratios, and long wall-clock ratios on a server, swing most "
-            "between runs on a shared machine"
+            "\n* noisy: known to swing between runs on a shared machine (async), or the "
+            "rounds of this run spread widely (interquartile range > 15% of the median)"
         )
     write_json(args.output, config, results, skipped)
     print(f"\nJSON report: {args.output}")

@@ -27,6 +27,7 @@ which streams natively.
 from __future__ import annotations
 
 import dataclasses
+import operator
 from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, Literal, TypeVar, cast, get_args
@@ -153,6 +154,10 @@ def _soft_options(model: type[Any], mode: str) -> tuple[ORMOption, ...]:
     return tuple(options)
 
 
+#: Models already checked to be mapped by ``Q.__post_init__``.
+_MAPPED_MODELS: set[type[Any]] = set()
+
+
 @memoized
 def _string_order(model: type[Any], key: str) -> _Order:
     """The sort key for ``"age"`` / ``"-age"``, built once per model and key
@@ -190,7 +195,9 @@ class Q(Generic[M]):
     _offset: int | None = None
 
     def __post_init__(self) -> None:
-        mapper_of(self.model)
+        if self.model not in _MAPPED_MODELS:  # check each model once, not per query
+            mapper_of(self.model)
+            _MAPPED_MODELS.add(self.model)
 
     # ------------------------------------------------------------------ builders
 
@@ -198,8 +205,10 @@ class Q(Generic[M]):
         # A field-by-field copy: ``dataclasses.replace`` re-runs ``__init__`` and
         # ``__post_init__`` (a mapper check), several times slower on this hot path.
         clone = object.__new__(type(self))
-        for name in _FIELDS:
-            object.__setattr__(clone, name, changes.get(name, getattr(self, name)))
+        for name, value in zip(_FIELDS, _field_values(self), strict=True):
+            object.__setattr__(clone, name, value)
+        for name, value in changes.items():
+            object.__setattr__(clone, name, value)
         return clone
 
     def _lookup_clauses(self, lookups: dict[str, Any]) -> list[ColumnElement[bool]]:
@@ -863,3 +872,4 @@ class Q(Generic[M]):
 
 
 _FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Q))
+_field_values = operator.attrgetter(*_FIELDS)
