@@ -27,6 +27,7 @@ which streams natively.
 from __future__ import annotations
 
 import dataclasses
+import operator
 from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, Literal, TypeVar, cast, get_args
@@ -157,6 +158,18 @@ def _soft_options(model: type[Any], mode: str) -> tuple[ORMOption, ...]:
     return tuple(options)
 
 
+#: Models already checked to be mapped by ``Q.__post_init__``.
+_MAPPED_MODELS: set[type[Any]] = set()
+
+
+@memoized
+def _string_order(model: type[Any], key: str) -> _Order:
+    """The sort key for ``"age"`` / ``"-age"``, built once per model and key
+    (SQLAlchemy expressions are immutable, so one can serve every query)."""
+    column, descending = parse_order_key(model, key)
+    return _Order(column.desc() if descending else column, column, descending)
+
+
 @dataclass(frozen=True, slots=True, eq=False, repr=False)
 class Q(Generic[M]):
     """An immutable query over one table model.
@@ -186,12 +199,21 @@ class Q(Generic[M]):
     _offset: int | None = None
 
     def __post_init__(self) -> None:
-        mapper_of(self.model)
+        if self.model not in _MAPPED_MODELS:  # check each model once, not per query
+            mapper_of(self.model)
+            _MAPPED_MODELS.add(self.model)
 
     # ------------------------------------------------------------------ builders
 
     def _with(self, **changes: Any) -> Q[M]:
-        return dataclasses.replace(self, **changes)
+        # A field-by-field copy: ``dataclasses.replace`` re-runs ``__init__`` and
+        # ``__post_init__`` (a mapper check), several times slower on this hot path.
+        clone = object.__new__(type(self))
+        for name, value in zip(_FIELDS, _field_values(self), strict=True):
+            object.__setattr__(clone, name, value)
+        for name, value in changes.items():
+            object.__setattr__(clone, name, value)
+        return clone
 
     def _lookup_clauses(self, lookups: dict[str, Any]) -> list[ColumnElement[bool]]:
         return [parse_lookup(self.model, key).clause(value) for key, value in lookups.items()]
@@ -291,8 +313,7 @@ class Q(Generic[M]):
 
     def _order_key(self, key: Any) -> _Order:
         if isinstance(key, str):
-            column, descending = parse_order_key(self.model, key)
-            return _Order(column.desc() if descending else column, column, descending)
+            return _string_order(self.model, key)
         if isinstance(key, InstrumentedAttribute) and key.key in mapper_of(self.model).column_attrs:
             return _Order(key, key, False)
         if isinstance(key, UnaryExpression) and key.modifier in (
@@ -526,7 +547,7 @@ class Q(Generic[M]):
 
         Example: ``heroes = Q(Hero).where(age__gt=30).all(session)``
         """
-        return list(self._execute(session, self._select()))
+        return cast("list[M]", self._execute(session, self._select()).all())
 
     def first(self, session: Session) -> M | None:
         """The first row, or ``None``.
@@ -858,3 +879,7 @@ class Q(Generic[M]):
                 yield row
         finally:
             await result.close()
+
+
+_FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Q))
+_field_values = operator.attrgetter(*_FIELDS)
