@@ -22,17 +22,18 @@ import datetime as dt
 import decimal
 import enum
 import functools
+import re
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import ColumnElement, and_, inspect
+from sqlalchemy import ColumnElement, and_, false, inspect
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import InstrumentedAttribute, Mapper, RelationshipProperty
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ColumnElement as _ColumnElement
-from sqlalchemy.types import Boolean, TypeDecorator
+from sqlalchemy.types import Boolean, DateTime, Time, TypeDecorator
 
 from .exceptions import QueryError
 
@@ -139,6 +140,25 @@ def _valid_relationships(mapper: Mapper[Any]) -> str:
     return ", ".join(sorted(mapper.relationships.keys())) or "(none)"
 
 
+def _naive_utc(value: Any) -> Any:
+    if isinstance(value, dt.datetime) and value.tzinfo is not None:
+        return value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    if isinstance(value, dt.time) and value.tzinfo is not None:
+        moment = dt.datetime.combine(dt.date(2000, 1, 1), value)
+        return moment.astimezone(dt.timezone.utc).time()
+    return value
+
+
+def _is_naive_temporal(attr: InstrumentedAttribute[Any]) -> bool:
+    try:
+        column_type = attr.property.columns[0].type
+    except (AttributeError, IndexError):
+        return False
+    if isinstance(column_type, TypeDecorator):
+        column_type = column_type.impl_instance
+    return isinstance(column_type, (DateTime, Time)) and not column_type.timezone
+
+
 def _column_python_type(attr: InstrumentedAttribute[Any]) -> type[Any] | None:
     try:
         column_type = attr.property.columns[0].type
@@ -169,6 +189,7 @@ class Lookup:
         op: the operator (``"eq"`` when none was given).
         column: the mapped column attribute.
         python_type: the column's Python type, used to coerce strings.
+        naive: whether the column is a date-time or time without time zone.
 
     Example:
         >>> from sqlmodel import Field, SQLModel
@@ -186,9 +207,20 @@ class Lookup:
     column: InstrumentedAttribute[Any]
     python_type: type[Any] | None
 
+    naive: bool = False
+
     def coerce(self, value: Any) -> Any:
-        """Coerce one value to this lookup's column type (see `coerce_value`)."""
-        return coerce_value(self.python_type, value, model=self.model, key=self.key)
+        """Coerce one value to this lookup's column type (see `coerce_value`).
+
+        For a date-time or time column without time zone, a string carrying
+        an offset (``"2024-05-01T12:00:00Z"``, ``"12:00+02:00"``) is converted
+        to UTC and made naive, so it compares with naive values stored as UTC
+        the same way on every backend.
+        """
+        coerced = coerce_value(self.python_type, value, model=self.model, key=self.key)
+        if self.naive and isinstance(value, str):
+            return _naive_utc(coerced)
+        return coerced
 
     def clause(
         self, value: Any, related_criteria: RelatedCriteria | None = None
@@ -291,42 +323,92 @@ _COMPARISONS: dict[str, Callable[[InstrumentedAttribute[Any], Any], ColumnElemen
 }
 
 
-class FullTextMatch(_ColumnElement[bool]):
-    """Full-text search of one text column, compiled per dialect.
+#: InnoDB's default full-text stopwords: a required (``+``) stopword or a
+#: word shorter than ``innodb_ft_min_token_size`` (3) would match nothing.
+_INNODB_STOPWORDS = frozenset(
+    "a about an are as at be by com de en for from how i in is it la of on or "
+    "that the this to was what when where who will with und www".split()
+)
+_MIN_WORD = 3
 
-    * PostgreSQL: ``column @@ plainto_tsquery(value)`` (every word must occur);
-    * MySQL/MariaDB: ``MATCH (column) AGAINST (value IN BOOLEAN MODE)``
-      (the column needs a ``FULLTEXT`` index);
-    * SQLite has no full-text search on ordinary tables: the value is matched
-      as a case-insensitive substring instead (``%`` and ``_`` literal).
+
+def _words(value: str) -> list[str]:
+    return re.findall(r"\w+", value)
+
+
+class FullTextMatch(_ColumnElement[bool]):
+    """Full-text search of one text column: a row matches when its text
+    contains every word of the value (case-insensitive). Compiled per dialect:
+
+    * PostgreSQL: ``column @@ plainto_tsquery(value)`` with the server's
+      ``default_text_search_config`` (usually ``english``: words are stemmed,
+      so ``wizards`` finds ``wizard``, and stopwords are ignored).
+    * MySQL/MariaDB: ``MATCH (column) AGAINST (:terms IN BOOLEAN MODE)``
+      (the column needs a ``FULLTEXT`` index). ``terms`` is ``+word`` for
+      each word of the value; boolean-mode operators in the value are
+      dropped (``"x' OR 1=1 --"`` searches for the word ``OR``... which
+      is then dropped as too short), and so are words InnoDB does not index
+      (shorter than 3 characters, or default stopwords such as ``the``),
+      which would otherwise match nothing. Whole words only, no stemming;
+      changes become visible at commit (InnoDB indexes committed rows).
+    * SQLite has no full-text search on ordinary tables: every word that
+      MySQL would keep must occur as a case-insensitive substring (``%``
+      and ``_`` literal), so ``wiz`` finds ``wizard`` there only.
+
+    A value without a searchable word (``""``, ``"%"``, ``"the"``) matches
+    nothing on every backend.
 
     Example:
         >>> from sqlalchemy import column
-        >>> from sqlalchemy.dialects import postgresql
+        >>> from sqlalchemy.dialects import mysql, postgresql
         >>> str(FullTextMatch(column("bio"), "wizard").compile(dialect=postgresql.dialect()))
         'bio @@ plainto_tsquery(%(bio_1)s::VARCHAR)'
+        >>> FullTextMatch(column("bio"), "the -old wizard").mysql_terms
+        '+old +wizard'
     """
 
     inherit_cache = True
     type = Boolean()
+    _is_implicitly_boolean = True
 
     def __init__(self, column: Any, value: str) -> None:
         self.column = column
         self.value = value
-        self._expression = column.match(value)
-        self._fallback = column.icontains(value, autoescape=True)
+        words = [
+            word
+            for word in _words(value)
+            if len(word) >= _MIN_WORD and word.lower() not in _INNODB_STOPWORDS
+        ]
+        self.mysql_terms = " ".join(f"+{word}" for word in words)
+        self._expression = column.match(value) if words else false()
+        self._mysql = column.match(self.mysql_terms) if words else false()
+        substrings = [column.icontains(word, autoescape=True) for word in words]
+        self._fallback = and_(*substrings) if substrings else false()
 
     @property
     def _from_objects(self) -> list[Any]:
-        return self._expression._from_objects  # type: ignore[no-any-return]
+        return self.column._from_objects  # type: ignore[no-any-return]
 
     def _gen_cache_key(self, anon_map: Any, bindparams: list[Any]) -> Any:
-        return (FullTextMatch, self._expression._gen_cache_key(anon_map, bindparams))
+        # Every rendering goes into the key, so that the bound values of
+        # whichever one a dialect compiles are refreshed on a cache hit.
+        return (
+            FullTextMatch,
+            self._expression._gen_cache_key(anon_map, bindparams),
+            self._mysql._gen_cache_key(anon_map, bindparams),
+            self._fallback._gen_cache_key(anon_map, bindparams),
+        )
 
 
 @compiles(FullTextMatch)
 def _compile_match(element: FullTextMatch, compiler: SQLCompiler, **kw: Any) -> str:
     return compiler.process(element._expression, **kw)
+
+
+@compiles(FullTextMatch, "mysql")
+@compiles(FullTextMatch, "mariadb")
+def _compile_match_mysql(element: FullTextMatch, compiler: SQLCompiler, **kw: Any) -> str:
+    return compiler.process(element._mysql, **kw)
 
 
 @compiles(FullTextMatch, "sqlite")
@@ -388,11 +470,17 @@ def _parse(python_type: type[Any], text: str) -> Any:
     if python_type is uuid.UUID:
         return uuid.UUID(text)
     if isinstance(python_type, type) and issubclass(python_type, enum.Enum):
-        try:
-            return python_type(text)
-        except ValueError:
-            return python_type[text]
+        return _parse_enum(python_type, text)
     return text
+
+
+def _parse_enum(enum_type: type[enum.Enum], text: str) -> enum.Enum:
+    # A value matches first (also a non-string one by its text, ``"2"`` for
+    # ``IntEnum``), then a member name.
+    for member in enum_type:
+        if member.value == text or str(member.value) == text:
+            return member
+    return enum_type[text]
 
 
 def _iso(text: str) -> str:
@@ -489,7 +577,7 @@ def parse_lookup(model: type[Any], key: str) -> Lookup:
             model=target,
             key=key,
         )
-    return Lookup(model, key, hops, field, op, column, python_type)
+    return Lookup(model, key, hops, field, op, column, python_type, _is_naive_temporal(column))
 
 
 @memoized

@@ -124,6 +124,11 @@ class _Include:
         return option
 
 
+def _primary_key_names(model: type[Any]) -> tuple[str, ...]:
+    mapper = mapper_of(model)
+    return tuple(mapper.get_property_by_column(column).key for column in mapper.primary_key)
+
+
 def _positive_int(value: Any, name: str, model: Any, *, minimum: int) -> int:
     number = coerce_value(int, value, model=model, key=name)
     if isinstance(number, bool) or not isinstance(number, int) or number < minimum:
@@ -281,7 +286,7 @@ class Q(Generic[M]):
             >>> Q(Bird).order_by("-wings", "id").sql().split("ORDER BY")[1]
             ' bird.wings DESC, bird.id'
         """
-        if keys == (None,):
+        if len(keys) == 1 and keys[0] is None:
             return self._with(_order=())
         return self._with(_order=self._order + tuple(self._order_key(key) for key in keys))
 
@@ -289,7 +294,14 @@ class Q(Generic[M]):
         if isinstance(key, str):
             column, descending = parse_order_key(self.model, key)
             return _Order(column.desc() if descending else column, column, descending)
-        if isinstance(key, InstrumentedAttribute) and key.key in mapper_of(self.model).column_attrs:
+        if isinstance(key, InstrumentedAttribute):
+            if key.class_ is not self.model or key.key not in mapper_of(self.model).column_attrs:
+                raise QueryError(
+                    f"order_by() takes columns of {self.model.__name__}, got {key}",
+                    model=self.model,
+                    key="order_by",
+                    value=key,
+                )
             return _Order(key, key, False)
         if isinstance(key, UnaryExpression) and key.modifier in (
             operators.desc_op,
@@ -446,7 +458,7 @@ class Q(Generic[M]):
         criteria = self._criteria + (self._root_soft_criteria() if self._soft == "only" else ())
         if criteria:
             stmt = stmt.where(*criteria)
-        options: tuple[Any, ...] = _soft_options(self.model, self._soft)
+        options: tuple[Any, ...] = self._soft_options()
         if loading:
             if self._includes:
                 options += tuple(include.option() for include in self._includes)
@@ -490,7 +502,9 @@ class Q(Generic[M]):
             >>> Q(Pen).where(id=5).sql("sqlite", literal=True).splitlines()[-1]
             'WHERE pen.id = 5'
         """
-        compile_kwargs = {"literal_binds": True} if literal else {}
+        compile_kwargs = {"render_postcompile": True}
+        if literal:
+            compile_kwargs["literal_binds"] = True
         if dialect is None:
             return str(self.statement.compile(compile_kwargs=compile_kwargs))
         if dialect not in _DIALECTS:
@@ -594,8 +608,15 @@ class Q(Generic[M]):
     def _counted(self, paging: bool) -> Any:
         inner = self._select(loading=False, ordering=False, paging=paging)
         if paging and (self._limit is not None or self._offset):
-            return select(func.count()).select_from(inner.subquery())
+            keys = [getattr(self.model, name) for name in _primary_key_names(self.model)]
+            limited = inner.with_only_columns(*keys, maintain_column_froms=True).subquery()
+            # Loader criteria (the soft-delete scope) reach into a subquery
+            # only from the outermost statement.
+            return select(func.count()).select_from(limited).options(*self._soft_options())
         return inner.with_only_columns(func.count(), maintain_column_froms=True)
+
+    def _soft_options(self) -> tuple[ORMOption, ...]:
+        return _soft_options(self.model, self._soft)
 
     def count(self, session: Session) -> int:
         """How many rows this query returns (limit and offset honoured).
@@ -610,7 +631,8 @@ class Q(Generic[M]):
         Example: ``taken = Q(Hero).where(name="Rusty-Man").exists(session)``
         """
         inner = self._select(loading=False, ordering=False)
-        return bool(session.execute(select(inner.exists())).scalar())
+        stmt = select(inner.exists()).options(*self._soft_options())
+        return bool(session.execute(stmt).scalar())
 
     def paginate(self, session: Session, page: int = 1, size: int = 20) -> Page[M]:
         """Page ``page`` (1-based) of ``size`` rows plus the total count.
