@@ -158,7 +158,9 @@ def _soft_options(model: type[Any], mode: str) -> tuple[ORMOption, ...]:
     return tuple(options)
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
+# Not slotted: on Python < 3.12 a frozen *slotted* dataclass breaks
+# ``Q[Hero](Hero)`` (typing's ``__orig_class__`` assignment raises TypeError).
+@dataclass(frozen=True, eq=False, repr=False)
 class Q(Generic[M]):
     """An immutable query over one table model.
 
