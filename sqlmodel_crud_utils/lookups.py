@@ -149,14 +149,22 @@ def _naive_utc(value: Any) -> Any:
     return value
 
 
-def _is_naive_temporal(attr: InstrumentedAttribute[Any]) -> bool:
+def _aware_utc(value: Any) -> Any:
+    if isinstance(value, (dt.datetime, dt.time)) and value.tzinfo is None:
+        return value.replace(tzinfo=dt.timezone.utc)
+    return value
+
+
+def _temporal_timezone(attr: InstrumentedAttribute[Any]) -> bool | None:
     try:
         column_type = attr.property.columns[0].type
     except (AttributeError, IndexError):
-        return False
+        return None
     if isinstance(column_type, TypeDecorator):
         column_type = column_type.impl_instance
-    return isinstance(column_type, (DateTime, Time)) and not column_type.timezone
+    if isinstance(column_type, (DateTime, Time)):
+        return bool(column_type.timezone)
+    return None
 
 
 def _column_python_type(attr: InstrumentedAttribute[Any]) -> type[Any] | None:
@@ -189,7 +197,8 @@ class Lookup:
         op: the operator (``"eq"`` when none was given).
         column: the mapped column attribute.
         python_type: the column's Python type, used to coerce strings.
-        naive: whether the column is a date-time or time without time zone.
+        timezone: for a date-time or time column, whether it has a time
+            zone; ``None`` for other columns.
 
     Example:
         >>> from sqlmodel import Field, SQLModel
@@ -207,20 +216,22 @@ class Lookup:
     column: InstrumentedAttribute[Any]
     python_type: type[Any] | None
 
-    naive: bool = False
+    timezone: bool | None = None
 
     def coerce(self, value: Any) -> Any:
         """Coerce one value to this lookup's column type (see `coerce_value`).
 
-        For a date-time or time column without time zone, a string carrying
-        an offset (``"2024-05-01T12:00:00Z"``, ``"12:00+02:00"``) is converted
-        to UTC and made naive, so it compares with naive values stored as UTC
-        the same way on every backend.
+        Strings for date-time and time columns are aligned with the column's
+        time-zone handling, so web parameters compare the same way on every
+        backend: for a column with time zone (SQLModel's default for
+        ``datetime`` fields) a string without an offset is taken as UTC; for
+        a column without time zone a string with an offset (``...Z``,
+        ``...+02:00``) is converted to UTC and made naive.
         """
         coerced = coerce_value(self.python_type, value, model=self.model, key=self.key)
-        if self.naive and isinstance(value, str):
-            return _naive_utc(coerced)
-        return coerced
+        if self.timezone is None or not isinstance(value, str):
+            return coerced
+        return _aware_utc(coerced) if self.timezone else _naive_utc(coerced)
 
     def clause(
         self, value: Any, related_criteria: RelatedCriteria | None = None
@@ -577,7 +588,7 @@ def parse_lookup(model: type[Any], key: str) -> Lookup:
             model=target,
             key=key,
         )
-    return Lookup(model, key, hops, field, op, column, python_type, _is_naive_temporal(column))
+    return Lookup(model, key, hops, field, op, column, python_type, _temporal_timezone(column))
 
 
 @memoized
