@@ -746,14 +746,26 @@ class Q(Generic[M]):
         )
 
     def stream(self, session: Session, batch_size: int = 1000) -> Iterator[M]:
-        """Iterate over the rows, fetched ``batch_size`` at a time
-        (server-side cursors where the driver has them), so memory stays
-        bounded however many rows match. Joined eager loading of collections
-        cannot be streamed; use ``include(..., strategy="selectin")``.
+        """Iterate over the rows, fetched ``batch_size`` at a time, so memory
+        stays bounded however many rows match.
+
+        SQLite and PostgreSQL stream from one cursor (a server-side cursor on
+        PostgreSQL). MySQL/MariaDB drivers cannot run another statement on a
+        connection while an unbuffered cursor is open (rows would be lost),
+        so there, and for any query with a ``joined`` or ``subquery``
+        include (which cannot be streamed from one cursor), the primary
+        keys are read first (one light query) and the rows are then loaded
+        ``batch_size`` keys at a time, in the query's order. Either way,
+        ``selectin`` includes and lazy loads work inside the loop.
+
+        Close a stream you leave early (``stream.close()``, or
+        ``contextlib.aclosing`` for `a_stream`).
 
         Example: ``for hero in Q(Hero).stream(session): ...``
         """
         batch_size = _positive_int(batch_size, "batch_size", self.model, minimum=1)
+        if self._streams_by_key(session.get_bind(mapper=mapper_of(self.model))):
+            return self._stream_by_key(session, batch_size)
         stmt = self._select().execution_options(yield_per=batch_size)
         return self._stream_rows(session, stmt)
 
@@ -764,6 +776,35 @@ class Q(Generic[M]):
             yield from result
         finally:
             result.close()
+
+    def _streams_by_key(self, bind: Any) -> bool:
+        return bind.dialect.name in ("mysql", "mariadb") or any(
+            include.strategy in ("joined", "subquery") for include in self._includes
+        )
+
+    def _stream_keys(self, session: Session) -> list[tuple[Any, ...]]:
+        columns = [getattr(self.model, name) for name in _primary_key_names(self.model)]
+        stmt = self._select(loading=False).with_only_columns(*columns, maintain_column_froms=True)
+        return [tuple(row) for row in session.execute(stmt)]
+
+    def _stream_batch(self, session: Session, keys: Sequence[tuple[Any, ...]]) -> list[M]:
+        names = _primary_key_names(self.model)
+        columns = [getattr(self.model, name) for name in names]
+        if len(columns) == 1:
+            match = columns[0].in_([key[0] for key in keys])
+        else:
+            match = tuple_(*columns).in_(keys)
+        stmt = self._select(ordering=False, paging=False).where(match)
+        by_key = {
+            tuple(getattr(row, name) for name in names): row
+            for row in self._execute(session, stmt)
+        }
+        return [by_key[key] for key in keys if key in by_key]
+
+    def _stream_by_key(self, session: Session, batch_size: int) -> Iterator[M]:
+        keys = self._stream_keys(session)
+        for start in range(0, len(keys), batch_size):
+            yield from self._stream_batch(session, keys[start : start + batch_size])
 
     # writes --------------------------------------------------------------------------
 
@@ -863,8 +904,19 @@ class Q(Generic[M]):
         return await session.run_sync(lambda sync: self.delete(sync, hard))
 
     async def a_stream(self, session: AsyncSession, batch_size: int = 1000) -> AsyncIterator[M]:
-        """Async twin of `stream`: ``async for hero in Q(Hero).a_stream(session): ...``."""
+        """Async twin of `stream`: ``async for hero in Q(Hero).a_stream(session): ...``.
+
+        Leave early inside ``async with contextlib.aclosing(q.a_stream(s)) as rows:``
+        so the cursor is closed before the session is used again.
+        """
         batch_size = _positive_int(batch_size, "batch_size", self.model, minimum=1)
+        if self._streams_by_key(session.get_bind(mapper=mapper_of(self.model))):
+            keys = await session.run_sync(self._stream_keys)
+            for start in range(0, len(keys), batch_size):
+                batch = keys[start : start + batch_size]
+                for row in await session.run_sync(self._stream_batch, batch):
+                    yield row
+            return
         stmt = self._select().execution_options(yield_per=batch_size)
         result = await session.stream_scalars(stmt)
         try:
