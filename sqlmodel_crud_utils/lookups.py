@@ -367,7 +367,9 @@ class FullTextMatch(_ColumnElement[bool]):
       and ``_`` literal), so ``wiz`` finds ``wizard`` there only.
 
     A value without a searchable word (``""``, ``"%"``, ``"the"``) matches
-    nothing on every backend.
+    nothing on every backend. The number of searchable words is part of the
+    statement's shape: values with the same word count share one cached
+    compiled statement.
 
     Example:
         >>> from sqlalchemy import column
