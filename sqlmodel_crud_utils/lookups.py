@@ -336,10 +336,11 @@ _COMPARISONS: dict[str, Callable[[InstrumentedAttribute[Any], Any], ColumnElemen
 
 #: InnoDB's default full-text stopwords: a required (``+``) stopword or a
 #: word shorter than ``innodb_ft_min_token_size`` (3) would match nothing.
-_INNODB_STOPWORDS = frozenset(
+_INNODB_STOPWORD_TEXT = (
     "a about an are as at be by com de en for from how i in is it la of on or "
-    "that the this to was what when where who will with und www".split()
+    "that the this to was what when where who will with und www"
 )
+_INNODB_STOPWORDS = frozenset(_INNODB_STOPWORD_TEXT.split())
 _MIN_WORD = 3
 
 

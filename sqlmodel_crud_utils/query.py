@@ -212,6 +212,12 @@ class Q(Generic[M]):
         """
         built: list[ColumnElement[bool]] = []
         for clause in clauses:
+            if clause is None:
+                raise QueryError(
+                    "where() takes SQLAlchemy boolean clauses, got None",
+                    model=self.model,
+                    key="where",
+                )
             if isinstance(clause, str):
                 raise QueryError(
                     "textual SQL is not accepted by where(); use lookups or SQLAlchemy expressions",
@@ -796,8 +802,7 @@ class Q(Generic[M]):
             match = tuple_(*columns).in_(keys)
         stmt = self._select(ordering=False, paging=False).where(match)
         by_key = {
-            tuple(getattr(row, name) for name in names): row
-            for row in self._execute(session, stmt)
+            tuple(getattr(row, name) for name in names): row for row in self._execute(session, stmt)
         }
         return [by_key[key] for key in keys if key in by_key]
 

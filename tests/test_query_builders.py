@@ -122,4 +122,5 @@ async def test_only_loads_listed_columns(db):
     row = await db.run(Q(Hero).only("name"), "one")
     assert row.name == "a"
     state = row._sa_instance_state
-    assert "bio" in state.unloaded and "name" not in state.unloaded
+    assert "bio" in state.unloaded
+    assert "name" not in state.unloaded

@@ -52,7 +52,10 @@ async def test_repeated_queries_hit_the_compiled_cache(db):
 
     engine = db.engine
     queries = [
-        ("all", lambda v: Q(Hero).where(name=v, age__in=[1, 2, 3][: len(v) % 3 + 1]).order_by("age")),
+        (
+            "all",
+            lambda v: Q(Hero).where(name=v, age__in=[1, 2, 3][: len(v) % 3 + 1]).order_by("age"),
+        ),
         ("count", lambda v: Q(Hero).where(name__icontains=v)),
         ("exists", lambda v: Q(Hero).where(bio__match=v)),
         ("first", lambda v: Q(Hero).where(team__name=v)),
@@ -67,5 +70,6 @@ async def test_repeated_queries_hit_the_compiled_cache(db):
             await db.run(build("wizard"), terminal)
         finally:
             event.remove(engine, "before_cursor_execute", record)
-        assert hits and all(hit == CacheStats.CACHE_HIT for hit in hits), (terminal, hits)
+        assert hits, terminal
+        assert all(hit == CacheStats.CACHE_HIT for hit in hits), (terminal, hits)
         assert len(engine._compiled_cache) == size, terminal

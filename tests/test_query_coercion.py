@@ -140,6 +140,8 @@ def test_uncoercible_values_raise_query_error_naming_model_key_value(model, key,
     error = info.value
     assert error.model is model
     assert error.key == key
-    assert model.__name__ in str(error) and key in str(error)
+    assert model.__name__ in str(error)
+    assert key in str(error)
     bad = value if isinstance(value, str) else value[-1]
-    assert error.value == bad and repr(bad) in str(error)
+    assert error.value == bad
+    assert repr(bad) in str(error)

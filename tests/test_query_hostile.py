@@ -8,7 +8,9 @@ import pytest
 from sqlmodel_crud_utils import Q, QueryError, ValidationError
 from tests.models import Hero, Team
 
-HERO_FIELDS = "age, alarm, bio, born, id, is_active, kind, name, rating, secret_name, seen_at, team_id, uid"
+HERO_FIELDS = (
+    "age, alarm, bio, born, id, is_active, kind, name, rating, secret_name, seen_at, team_id, uid"
+)
 
 BAD_KEYS = [
     "nope",
@@ -61,7 +63,7 @@ def test_unknown_field_message_names_model_key_and_valid_fields(key):
 
 
 def test_unknown_operator_message_lists_operators():
-    with pytest.raises(QueryError, match="unknown operator 'nope'.*icontains") as info:
+    with pytest.raises(QueryError, match=r"unknown operator 'nope'.*icontains") as info:
         Q(Hero).where(age__nope=1)
     assert info.value.model is Hero
 
@@ -103,6 +105,8 @@ def test_unknown_relationship_names_valid_relationships():
         lambda: Q(Hero).offset("1; DROP"),
         lambda: Q(Hero).where("1=1"),
         lambda: Q(Hero).where(object()),
+        lambda: Q(Hero).where(None),
+        lambda: Q(Hero).where(5),
         lambda: Q(Hero).where(age__gt="abc"),
         lambda: Q(Hero).where(age__in="123"),
         lambda: Q(Hero).where(age__in=5),

@@ -58,7 +58,9 @@ async def test_operator_returns_exact_rows(db, lookups, expected):
 async def test_every_operator_is_covered():
     from sqlmodel_crud_utils.lookups import OPERATORS
 
-    used = {key.split("__")[-1] if "__" in key else "eq" for case in OPERATOR_CASES for key in case[0]}
+    used = {
+        key.split("__")[-1] if "__" in key else "eq" for case in OPERATOR_CASES for key in case[0]
+    }
     assert used == OPERATORS
 
 

@@ -18,7 +18,10 @@ def seed_world(db, heroes_per_team=3, teams=2):
         made.append(team)
         db.seed_many(
             Hero,
-            [{"name": f"h{t}-{i}", "age": 20 + i, "team_id": team.id} for i in range(heroes_per_team)],
+            [
+                {"name": f"h{t}-{i}", "age": 20 + i, "team_id": team.id}
+                for i in range(heroes_per_team)
+            ],
         )
     db.seed(Hero(name="loner", age=99))
     return made
@@ -55,7 +58,10 @@ async def test_where_any_across_relationships(db):
 
 
 def hops_loaded(heroes):
-    return {(h.name, h.team.name if h.team else None, len(h.team.members) if h.team else 0) for h in heroes}
+    return {
+        (h.name, h.team.name if h.team else None, len(h.team.members) if h.team else 0)
+        for h in heroes
+    }
 
 
 @pytest.mark.parametrize(
@@ -107,7 +113,9 @@ async def test_include_collections_with_joined_and_limit_keeps_rows_unique(db):
     teams = await db.run(q, "all")
     assert [t.name for t in teams] == ["Team 0", "Team 1"]
     assert [len(t.members) for t in teams] == [4, 4]
-    page = await db.run(Q(Team).include("members", "city", strategy="joined").order_by("name"), "paginate", 1, 2)
+    page = await db.run(
+        Q(Team).include("members", "city", strategy="joined").order_by("name"), "paginate", 1, 2
+    )
     assert (len(page.items), page.total) == (2, 3)
     first = await db.run(Q(Team).include("members", strategy="joined").order_by("name"), "first")
     assert len(first.members) == 4

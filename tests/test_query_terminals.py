@@ -47,7 +47,8 @@ async def test_one_raises_not_found_naming_model_and_filters(db):
     with pytest.raises(RecordNotFoundError) as info:
         await db.run(Q(Hero).where(name="Nobody"), "one")
     assert info.value.model is Hero
-    assert "Hero" in str(info.value) and "Nobody" in str(info.value)
+    assert "Hero" in str(info.value)
+    assert "Nobody" in str(info.value)
 
 
 async def test_one_and_one_or_none_raise_multiple_with_the_count(db):
@@ -57,7 +58,8 @@ async def test_one_and_one_or_none_raise_multiple_with_the_count(db):
             await db.run(Q(Hero).where(age=30), terminal)
         assert info.value.count == 2
         assert info.value.model is Hero
-        assert "found 2" in str(info.value) and "age=30" in str(info.value)
+        assert "found 2" in str(info.value)
+        assert "age=30" in str(info.value)
     with pytest.raises(MultipleRecordsError) as info:
         await db.run(Q(Hero), "one")
     assert info.value.count == 4
@@ -78,7 +80,8 @@ async def test_get_by_primary_key_with_string_coercion(db):
     assert await db.run(Q(Hero).where(age__gt=15), "get", alpha.id) is None
     with pytest.raises(QueryError) as info:
         await db.run(Q(Hero), "get", "abc")
-    assert info.value.model is Hero and info.value.key == "id"
+    assert info.value.model is Hero
+    assert info.value.key == "id"
 
 
 async def test_get_with_composite_key(db):
@@ -197,4 +200,5 @@ async def test_read_terminals_do_not_commit_or_leave_pending_changes(db):
     for terminal in ("all", "first", "count", "exists"):
         await db.run(Q(Hero), terminal)
     session = db.async_session or db.session
-    assert not session.dirty and not session.new
+    assert not session.dirty
+    assert not session.new

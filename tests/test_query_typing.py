@@ -44,4 +44,5 @@ def test_typing_file_catches_a_wrong_type(tmp_path):
         ["--strict", "--cache-dir", str(tmp_path / "cache"), str(wrong)]
     )
     assert status == 1
-    assert "assert-type" in stdout and "Hero | None" in stdout
+    assert "assert-type" in stdout
+    assert "Hero | None" in stdout
