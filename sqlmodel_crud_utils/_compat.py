@@ -12,14 +12,14 @@ from __future__ import annotations
 from collections.abc import Awaitable
 from typing import Any, TypeVar
 
+from sqlalchemy.util.concurrency import in_greenlet as _in_greenlet
+
 _T = TypeVar("_T")
 
 try:  # SQLAlchemy >= 2.1
     from sqlalchemy.util.concurrency import await_ as _await
 except ImportError:  # pragma: no cover - SQLAlchemy 2.0
     from sqlalchemy.util.concurrency import await_only as _await
-
-from sqlalchemy.util.concurrency import in_greenlet as _in_greenlet
 
 __all__ = ["await_", "in_greenlet"]
 
