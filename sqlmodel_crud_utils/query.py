@@ -834,12 +834,19 @@ class Q(Generic[M]):
 
     def update(self, session: Session, **values: Any) -> int:
         """Set fields on every matching row in one ``UPDATE ... WHERE``;
-        returns the number of rows matched. Runs in the session's
-        transaction and does not commit. Hooks do not fire (set-based write).
+        returns the number of rows matched. The soft-delete scope applies
+        (to the rows and to related rows met in relationship filters). Runs in
+        the session's transaction and does not commit. Hooks do not fire
+        (set-based write).
 
         Example: ``n = Q(Hero).where(team_id=1).update(session, age=40)``
         """
-        stmt = update(self.model).where(*self._write_criteria()).values(self._values(values))
+        stmt = (
+            update(self.model)
+            .where(*self._write_criteria())
+            .values(self._values(values))
+            .options(*self._soft_options())
+        )
         result = cast("CursorResult[Any]", session.execute(stmt))
         return int(result.rowcount)
 
@@ -847,8 +854,10 @@ class Q(Generic[M]):
         """Delete every matching row in one statement; returns the count.
 
         Soft-delete models are soft-deleted (``is_deleted``, ``deleted_at``,
-        ``deleted_by`` set) unless ``hard=True``. Runs in the session's
-        transaction and does not commit. Hooks do not fire.
+        ``deleted_by`` set) unless ``hard=True``. The soft-delete scope
+        applies as for `update` (``soft("include")`` to reach deleted rows
+        too). Runs in the session's transaction and does not commit. Hooks
+        do not fire.
 
         Example: ``n = Q(Hero).where(age__lt=18).delete(session, hard=True)``
         """
@@ -856,7 +865,7 @@ class Q(Generic[M]):
             return self.update(
                 session, is_deleted=True, deleted_at=utc_now(), deleted_by=current_user()
             )
-        stmt = delete(self.model).where(*self._write_criteria())
+        stmt = delete(self.model).where(*self._write_criteria()).options(*self._soft_options())
         result = cast("CursorResult[Any]", session.execute(stmt))
         return int(result.rowcount)
 

@@ -202,3 +202,19 @@ async def test_read_terminals_do_not_commit_or_leave_pending_changes(db):
     session = db.async_session or db.session
     assert not session.dirty
     assert not session.new
+
+
+async def test_update_and_delete_honour_soft_scope_through_relationships(db):
+    """Regression: set-based writes matched soft-deleted related rows."""
+    shelf, other = db.seed(QShelf(label="s"), QShelf(label="t"))
+    db.seed(
+        QItem(name="gone", is_deleted=True, shelf_id=shelf.id),
+        QItem(name="live", shelf_id=other.id),
+    )
+    assert await db.run(Q(QShelf).where(items__name="gone"), "update", label="z") == 0
+    assert await db.run(Q(QShelf).where(items__name="gone"), "delete", hard=True) == 0
+    assert await db.run(Q(QShelf).where(items__name="live"), "update", label="z") == 1
+    scoped = Q(QShelf).soft("include").where(items__name="gone")
+    assert await db.run(scoped, "update", label="y") == 1
+    labels = sorted(s.label for s in await db.run(Q(QShelf), "all"))
+    assert labels == ["y", "z"]
