@@ -129,11 +129,19 @@ def _primary_key_names(model: type[Any]) -> tuple[str, ...]:
     return tuple(mapper.get_property_by_column(column).key for column in mapper.primary_key)
 
 
+#: The largest LIMIT/OFFSET every backend accepts (a signed 64-bit integer).
+_MAX_ROWS = 2**63 - 1
+
+
 def _positive_int(value: Any, name: str, model: Any, *, minimum: int) -> int:
     number = coerce_value(int, value, model=model, key=name)
-    if isinstance(number, bool) or not isinstance(number, int) or number < minimum:
+    if (
+        isinstance(number, bool)
+        or not isinstance(number, int)
+        or not minimum <= number <= _MAX_ROWS
+    ):
         raise QueryError(
-            f"{name} must be an integer >= {minimum}, got {value!r}",
+            f"{name} must be an integer from {minimum} to {_MAX_ROWS}, got {value!r}",
             model=model,
             key=name,
             value=value,
@@ -411,10 +419,10 @@ class Q(Generic[M]):
             >>> from sqlmodel import Field, SQLModel
             >>> class Coin(SQLModel, table=True):
             ...     id: int | None = Field(default=None, primary_key=True)
-            >>> Q(Coin).limit(-1)
+            >>> Q(Coin).limit(-1)  # doctest: +ELLIPSIS
             Traceback (most recent call last):
             ...
-            sqlmodel_crud_utils.exceptions.QueryError: Coin: limit must be an integer >= 0, got -1
+            sqlmodel_crud_utils.exceptions.QueryError: Coin: limit must be an integer from 0 to ... got -1
         """
         value = None if n is None else _positive_int(n, "limit", self.model, minimum=0)
         return self._with(_limit=value)
@@ -445,7 +453,15 @@ class Q(Generic[M]):
         """
         number = _positive_int(number, "page", self.model, minimum=1)
         size = _positive_int(size, "size", self.model, minimum=1)
-        return self._with(_limit=size, _offset=(number - 1) * size)
+        offset = (number - 1) * size
+        if offset > _MAX_ROWS:
+            raise QueryError(
+                f"page {number} of size {size} is beyond the last possible row",
+                model=self.model,
+                key="page",
+                value=number,
+            )
+        return self._with(_limit=size, _offset=offset)
 
     # ------------------------------------------------------------- compilation
 
