@@ -350,35 +350,38 @@ def _words(value: str) -> list[str]:
 
 class FullTextMatch(_ColumnElement[bool]):
     """Full-text search of one text column: a row matches when its text
-    contains every word of the value (case-insensitive). Compiled per dialect:
+    contains every *searchable word* of the value, case-insensitively.
 
-    * PostgreSQL: ``column @@ plainto_tsquery(value)`` with the server's
-      ``default_text_search_config`` (usually ``english``: words are stemmed,
-      so ``wizards`` finds ``wizard``, and stopwords are ignored).
+    The searchable words are the same on every backend: the value's runs of
+    letters and digits, without words shorter than 3 characters and
+    without InnoDB's default stopwords (``the``, ``of``, ``with``...), which
+    MariaDB does not index. Anything else in the value (quotes, ``+ - * ~``
+    and other boolean-mode operators) is ignored, so user input is safe to
+    pass. A value without a searchable word (``""``, ``"%"``, ``"the"``,
+    ``"x' OR 1=1 --"``) matches nothing. Compiled per dialect:
+
+    * PostgreSQL: ``column @@ plainto_tsquery(:words)`` with the server's
+      ``default_text_search_config`` (usually ``english``: words are
+      stemmed, so ``wizards`` also finds ``wizard``).
     * MySQL/MariaDB: ``MATCH (column) AGAINST (:terms IN BOOLEAN MODE)``
-      (the column needs a ``FULLTEXT`` index). ``terms`` is ``+word`` for
-      each word of the value; boolean-mode operators in the value are
-      dropped (``"x' OR 1=1 --"`` searches for the word ``OR``... which
-      is then dropped as too short), and so are words InnoDB does not index
-      (shorter than 3 characters, or default stopwords such as ``the``),
-      which would otherwise match nothing. Whole words only, no stemming;
-      changes become visible at commit (InnoDB indexes committed rows).
-    * SQLite has no full-text search on ordinary tables: every word that
-      MySQL would keep must occur as a case-insensitive substring (``%``
-      and ``_`` literal), so ``wiz`` finds ``wizard`` there only.
+      with ``+word`` for each word (the column needs a ``FULLTEXT`` index).
+      Whole words, no stemming; InnoDB indexes rows at commit, so rows
+      written in the current transaction are not found yet.
+    * SQLite has no full-text search on ordinary tables: each word must
+      occur as a case-insensitive substring, so ``wiz`` finds ``wizard``
+      there only.
 
-    A value without a searchable word (``""``, ``"%"``, ``"the"``) matches
-    nothing on every backend. The number of searchable words is part of the
-    statement's shape: values with the same word count share one cached
-    compiled statement.
+    The number of searchable words is part of the statement's shape:
+    values with the same word count share one cached compiled statement.
 
     Example:
         >>> from sqlalchemy import column
         >>> from sqlalchemy.dialects import mysql, postgresql
         >>> str(FullTextMatch(column("bio"), "wizard").compile(dialect=postgresql.dialect()))
         'bio @@ plainto_tsquery(%(bio_1)s::VARCHAR)'
-        >>> FullTextMatch(column("bio"), "the -old wizard").mysql_terms
-        '+old +wizard'
+        >>> match = FullTextMatch(column("bio"), "the -old 'wizard' of Oz")
+        >>> match.words, match.mysql_terms
+        ('old wizard', '+old +wizard')
     """
 
     inherit_cache = True
@@ -393,8 +396,9 @@ class FullTextMatch(_ColumnElement[bool]):
             for word in _words(value)
             if len(word) >= _MIN_WORD and word.lower() not in _INNODB_STOPWORDS
         ]
+        self.words = " ".join(words)
         self.mysql_terms = " ".join(f"+{word}" for word in words)
-        self._expression = column.match(value) if words else false()
+        self._expression = column.match(self.words) if words else false()
         self._mysql = column.match(self.mysql_terms) if words else false()
         substrings = [column.icontains(word, autoescape=True) for word in words]
         self._fallback = and_(*substrings) if substrings else false()

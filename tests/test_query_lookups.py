@@ -133,6 +133,8 @@ async def test_match_needs_every_word_and_ignores_operators(db):
     rows = await db.run(Q(Hero).where(bio__match='+"pilot" -wizard*'), "all")
     assert [h.name for h in rows] == ["Gamma"]  # operators dropped: both words required
     assert await db.run(Q(Hero).where(bio__match=""), "all") == []
+    rows = await db.run(Q(Hero).where(bio__match="ox WIZARD, north!"), "all")
+    assert [h.name for h in rows] == ["Alpha"]  # "ox": too short, ignored everywhere
 
 
 async def test_match_refreshes_its_value_on_every_query(db):

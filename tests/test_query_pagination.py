@@ -234,3 +234,22 @@ async def test_keyset_accepts_sqlalchemy_column_expressions(db):
     rows = seed_keyset_table(db, 100)
     ids, _ = await walk(db, Q(Hero).order_by(Hero.age.desc(), Hero.name), 9)
     assert ids == expected_order(rows, ("-age", "name"))
+
+
+async def test_keyset_with_composite_primary_key_tie_breaker(db):
+    from tests.models import Membership
+
+    db.seed_many(
+        Membership,
+        [{"hero_id": i % 5, "year": 2000 + i // 5, "role": "ab"[i % 2]} for i in range(60)],
+    )
+    q = Q(Membership).order_by("-role")
+    seen, after = [], None
+    while True:
+        page = await db.run(q, "keyset", 7, after)
+        seen.extend((m.role, m.hero_id, m.year) for m in page.items)
+        if not page.has_next:
+            break
+        after = page.next_cursor
+    assert len(seen) == len(set(seen)) == 60
+    assert seen == sorted(seen, reverse=True)  # role, then the key, all descending
