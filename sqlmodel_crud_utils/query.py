@@ -422,7 +422,7 @@ class Q(Generic[M]):
             >>> Q(Coin).limit(-1)  # doctest: +ELLIPSIS
             Traceback (most recent call last):
             ...
-            sqlmodel_crud_utils.exceptions.QueryError: Coin: limit must be an integer from 0 to ... got -1
+            sqlmodel_crud_utils.exceptions.QueryError: Coin: limit must be ... got -1
         """
         value = None if n is None else _positive_int(n, "limit", self.model, minimum=0)
         return self._with(_limit=value)
