@@ -11,6 +11,9 @@ from sqlalchemy.engine.default import DefaultExecutionContext
 from sqlmodel_crud_utils import Q
 from tests.models import Hero
 
+# Any warning at all (SQLAlchemy, drivers, our code) fails these tests.
+pytestmark = pytest.mark.filterwarnings("error")
+
 CacheStats = type(DefaultExecutionContext.cache_hit)
 
 PAIRS = [

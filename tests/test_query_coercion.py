@@ -12,6 +12,9 @@ from sqlmodel_crud_utils import Q, QueryError
 from tests.models import Hero, HeroKind
 from tests.models_query import Color, Level, QItem
 
+# Any warning at all (SQLAlchemy, drivers, our code) fails these tests.
+pytestmark = pytest.mark.filterwarnings("error")
+
 UID = uuid.UUID("12345678-1234-5678-1234-567812345678")
 
 

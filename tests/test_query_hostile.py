@@ -8,6 +8,9 @@ import pytest
 from sqlmodel_crud_utils import Q, QueryError, ValidationError
 from tests.models import Hero, Team
 
+# Any warning at all (SQLAlchemy, drivers, our code) fails these tests.
+pytestmark = pytest.mark.filterwarnings("error")
+
 HERO_FIELDS = (
     "age, alarm, bio, born, id, is_active, kind, name, rating, secret_name, seen_at, team_id, uid"
 )

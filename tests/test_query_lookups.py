@@ -7,6 +7,9 @@ import pytest
 from sqlmodel_crud_utils import Q
 from tests.models import Hero
 
+# Any warning at all (SQLAlchemy, drivers, our code) fails these tests.
+pytestmark = pytest.mark.filterwarnings("error")
+
 
 def seed_heroes(db):
     db.seed(

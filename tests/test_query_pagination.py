@@ -12,6 +12,9 @@ from sqlmodel import Session
 from sqlmodel_crud_utils import CursorPage, Page, Q, QueryError
 from tests.models import Hero
 
+# Any warning at all (SQLAlchemy, drivers, our code) fails these tests.
+pytestmark = pytest.mark.filterwarnings("error")
+
 # ------------------------------------------------------------------ paginate
 
 

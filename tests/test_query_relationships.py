@@ -8,6 +8,9 @@ from sqlalchemy.exc import InvalidRequestError
 from sqlmodel_crud_utils import Q
 from tests.models import City, Hero, Team
 
+# Any warning at all (SQLAlchemy, drivers, our code) fails these tests.
+pytestmark = pytest.mark.filterwarnings("error")
+
 
 def seed_world(db, heroes_per_team=3, teams=2):
     ny, la = db.seed(City(name="New York"), City(name="Los Angeles"))

@@ -8,6 +8,9 @@ from sqlmodel_crud_utils import MultipleRecordsError, Q, QueryError, RecordNotFo
 from tests.models import Hero, Membership
 from tests.models_query import QItem, QShelf
 
+# Any warning at all (SQLAlchemy, drivers, our code) fails these tests.
+pytestmark = pytest.mark.filterwarnings("error")
+
 
 def seed_heroes(db):
     return db.seed(
