@@ -745,7 +745,10 @@ class Q(Generic[M]):
         """
         size = _positive_int(size, "size", self.model, minimum=1)
         keys = self._keyset_order()
-        stmt = self._select(ordering=False, paging=False)
+        loaded = self
+        if self._only:  # the cursor needs the sort keys of the last row
+            loaded = self._with(_only=self._only + tuple(column for column, _ in keys))
+        stmt = loaded._select(ordering=False, paging=False)
         if after is not None:
             stmt = stmt.where(self._after(keys, after))
         stmt = stmt.order_by(*(column.desc() if desc else column for column, desc in keys))

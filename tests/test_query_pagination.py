@@ -256,3 +256,13 @@ async def test_keyset_with_composite_primary_key_tie_breaker(db):
         after = page.next_cursor
     assert len(seen) == len(set(seen)) == 60
     assert seen == sorted(seen, reverse=True)  # role, then the key, all descending
+
+
+async def test_keyset_with_only_loads_sort_keys_without_extra_queries(db):
+    seed_keyset_table(db, 30)
+    q = Q(Hero).only("name").order_by("-age")
+    with db.count_statements() as seen:
+        page = await db.run(q, "keyset", 10)
+        page = await db.run(q, "keyset", 10, page.next_cursor)
+    assert len(seen) == 2
+    assert len(page.items) == 10
