@@ -20,8 +20,9 @@ SQLAlchemy's compiled-statement cache serves repeated queries.
 
 Sync terminals take a `Session`; each has an ``a_`` twin taking an
 `AsyncSession`, which runs the very same code through
-`AsyncSession.run_sync` (one implementation for both), except `a_stream`,
-which streams natively.
+`AsyncSession.run_sync` (one implementation for both). `a_stream` streams
+natively from one cursor where it can and otherwise runs the same batch
+loader as `stream` through ``run_sync``, one batch at a time.
 """
 
 from __future__ import annotations
@@ -292,7 +293,9 @@ class Q(Generic[M]):
 
     def order_by(self, *keys: Any) -> Q[M]:
         """Append sort keys: ``"age"``, ``"-age"`` (descending) or SQLAlchemy
-        expressions; ``order_by(None)`` clears the ordering.
+        expressions (``Hero.age.desc()``, ``func.lower(Hero.name)``);
+        ``order_by(None)`` clears the ordering. A column of another model
+        raises `QueryError` (it would turn the query into a cross join).
 
         Example:
             >>> from sqlmodel import Field, SQLModel
@@ -729,13 +732,20 @@ class Q(Generic[M]):
     def keyset(self, session: Session, size: int = 20, after: str | None = None) -> CursorPage[M]:
         """Keyset ("cursor") pagination on the query's order.
 
-        The primary key is appended as a tie-breaker. Pages after the first
-        are found by comparing sort keys with the last row seen (a row-value
-        comparison when all keys share one direction, so a composite index
-        serves it), never with OFFSET, so the cost of a page does not grow
-        with its depth. The query's own limit and offset are ignored. Sort
-        keys must be non-NULL columns; a forged or stale ``after`` raises
-        `QueryError`.
+        The primary key is appended as a tie-breaker (descending when every
+        sort key is descending, else ascending). Pages after the first are
+        found by comparing sort keys with the last row seen, never with
+        OFFSET, so the cost of a page does not grow with its depth: a
+        row-value comparison ``(age, name, id) > (:a, :b, :c)`` when all keys
+        share one direction (a composite index serves it), the expanded
+        ``OR`` form for mixed directions. The query's own limit and offset
+        are ignored.
+
+        Sort keys must be columns of the model (``"-age"``, ``Hero.age``,
+        ``Hero.age.desc()``) holding no NULLs: a row with a NULL sort key is
+        skipped, or stops the walk with `QueryError` when it ends a page. A
+        cursor that was edited, truncated, or made for another ordering or
+        model raises `QueryError`.
 
         Example::
 
