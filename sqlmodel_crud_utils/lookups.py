@@ -33,6 +33,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import InstrumentedAttribute, Mapper, RelationshipProperty
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ColumnElement as _ColumnElement
+from sqlalchemy.sql.visitors import InternalTraversal
 from sqlalchemy.types import Boolean, DateTime, Time, TypeDecorator
 
 from .exceptions import QueryError
@@ -387,6 +388,12 @@ class FullTextMatch(_ColumnElement[bool]):
     inherit_cache = True
     type = Boolean()
     _is_implicitly_boolean = True
+    # Lets SQLAlchemy copy and adapt the element (e.g. inside ``has()``/``any()``).
+    _traverse_internals = [  # noqa: RUF012 (declared so on the base class)
+        ("_expression", InternalTraversal.dp_clauseelement),
+        ("_mysql", InternalTraversal.dp_clauseelement),
+        ("_fallback", InternalTraversal.dp_clauseelement),
+    ]
 
     def __init__(self, column: Any, value: str) -> None:
         self.column = column
@@ -405,7 +412,7 @@ class FullTextMatch(_ColumnElement[bool]):
 
     @property
     def _from_objects(self) -> list[Any]:
-        return self.column._from_objects  # type: ignore[no-any-return]
+        return list(self._expression._from_objects)
 
     def _gen_cache_key(self, anon_map: Any, bindparams: list[Any]) -> Any:
         # Every rendering goes into the key, so that the bound values of

@@ -28,6 +28,7 @@ PAIRS = [
     ({"bio__match": "wizard"}, {"bio__match": "pilot"}),
     ({"seen_at__lt": "2024-01-01"}, {"seen_at__lt": dt.datetime(2020, 1, 1, tzinfo=dt.UTC)}),
     ({"team__city__name": "x"}, {"team__city__name": "y"}),
+    ({"team__members__bio__match": "wizard"}, {"team__members__bio__match": "pilot"}),
 ]
 
 

@@ -177,3 +177,22 @@ async def test_lookup_values_are_parameters_not_sql(db):
         value = [hostile] if key.endswith("__in") else hostile
         assert await db.run(Q(Hero).where(**{key: value}), "all") == []
     assert await db.run(Q(Hero), "count") == 4
+
+
+async def test_match_through_relationships(db):
+    """Regression: match inside has()/any() raised AttributeError."""
+    from tests.models import Team
+
+    wizards, pilots = db.seed(Team(name="wizards"), Team(name="pilots"))
+    db.seed(
+        Hero(name="w", bio="a wizard", team_id=wizards.id),
+        Hero(name="p", bio="a pilot", team_id=pilots.id),
+    )
+    teams = await db.run(Q(Team).where(members__bio__match="wizard"), "all")
+    assert [t.name for t in teams] == ["wizards"]
+    teams = await db.run(Q(Team).exclude(members__bio__match="wizard"), "all")
+    assert [t.name for t in teams] == ["pilots"]
+    heroes = await db.run(Q(Hero).where(team__members__bio__match="pilot"), "all")
+    assert [h.name for h in heroes] == ["p"]
+    q = Q(Hero).where(bio__match="pilot").include("team", strategy="joined").limit(1)
+    assert [h.name for h in await db.run(q, "all")] == ["p"]

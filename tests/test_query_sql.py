@@ -33,6 +33,7 @@ OPERATOR_LOOKUPS = {
     "between": {"age__between": (10, 20)},
     "match": {"bio__match": "wizard pilot"},
     "relationship": {"team__city__name": "New York"},
+    "relationship_match": {"team__members__bio__match": "pilot"},
 }
 
 
