@@ -22,17 +22,27 @@ import datetime as dt
 import decimal
 import enum
 import functools
+import re
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import ColumnElement, and_, inspect
+from sqlalchemy import ColumnElement, and_, false, inspect
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import InstrumentedAttribute, Mapper, RelationshipProperty
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ColumnElement as _ColumnElement
-from sqlalchemy.types import Boolean, TypeDecorator
+from sqlalchemy.sql.visitors import InternalTraversal
+from sqlalchemy.types import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    Integer,
+    SmallInteger,
+    Time,
+    TypeDecorator,
+)
 
 from .exceptions import QueryError
 
@@ -139,6 +149,33 @@ def _valid_relationships(mapper: Mapper[Any]) -> str:
     return ", ".join(sorted(mapper.relationships.keys())) or "(none)"
 
 
+def _naive_utc(value: Any) -> Any:
+    if isinstance(value, dt.datetime) and value.tzinfo is not None:
+        return value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    if isinstance(value, dt.time) and value.tzinfo is not None:
+        moment = dt.datetime.combine(dt.date(2000, 1, 1), value)
+        return moment.astimezone(dt.timezone.utc).time()
+    return value
+
+
+def _aware_utc(value: Any) -> Any:
+    if isinstance(value, (dt.datetime, dt.time)) and value.tzinfo is None:
+        return value.replace(tzinfo=dt.timezone.utc)
+    return value
+
+
+def _temporal_timezone(attr: InstrumentedAttribute[Any]) -> bool | None:
+    try:
+        column_type = attr.property.columns[0].type
+    except (AttributeError, IndexError):
+        return None
+    if isinstance(column_type, TypeDecorator):
+        column_type = column_type.impl_instance
+    if isinstance(column_type, (DateTime, Time)):
+        return bool(column_type.timezone)
+    return None
+
+
 def _column_python_type(attr: InstrumentedAttribute[Any]) -> type[Any] | None:
     try:
         column_type = attr.property.columns[0].type
@@ -169,6 +206,11 @@ class Lookup:
         op: the operator (``"eq"`` when none was given).
         column: the mapped column attribute.
         python_type: the column's Python type, used to coerce strings.
+        timezone: for a date-time or time column, whether it has a time
+            zone; ``None`` for other columns.
+        int_range: for an integer column, the smallest and largest value
+            every backend stores in it (32-bit ``INTEGER`` unless declared
+            ``SMALLINT`` / ``BIGINT``); ``None`` for other columns.
 
     Example:
         >>> from sqlmodel import Field, SQLModel
@@ -186,9 +228,46 @@ class Lookup:
     column: InstrumentedAttribute[Any]
     python_type: type[Any] | None
 
+    timezone: bool | None = None
+    int_range: tuple[int, int] | None = None
+
     def coerce(self, value: Any) -> Any:
-        """Coerce one value to this lookup's column type (see `coerce_value`)."""
-        return coerce_value(self.python_type, value, model=self.model, key=self.key)
+        """Coerce one value to this lookup's column type (see `coerce_value`).
+
+        Strings for date-time and time columns are aligned with the column's
+        time-zone handling, so web parameters compare the same way on every
+        backend: for a column with time zone (SQLModel's default for
+        ``datetime`` fields) a string without an offset is taken as UTC; for
+        a column without time zone a string with an offset (``...Z``,
+        ``...+02:00``) is converted to UTC and made naive.
+        """
+        coerced = coerce_value(self.python_type, value, model=self.model, key=self.key)
+        self._check_storable(coerced)
+        if self.timezone is None or not isinstance(value, str):
+            return coerced
+        return _aware_utc(coerced) if self.timezone else _naive_utc(coerced)
+
+    def _check_storable(self, value: Any) -> None:
+        """Refuse values no backend can compare with the column: integers
+        beyond its range and text with NUL characters (PostgreSQL rejects
+        them), so they are a `QueryError` instead of a driver error."""
+        if isinstance(value, str):
+            if "\x00" in value:
+                raise QueryError(
+                    f"value for '{self.key}' contains a NUL character",
+                    model=self.model,
+                    key=self.key,
+                    value=value,
+                )
+        elif self.int_range is not None and isinstance(value, int) and not isinstance(value, bool):
+            low, high = self.int_range
+            if not low <= value <= high:
+                raise QueryError(
+                    f"value for '{self.key}' is out of range ({low} to {high}), got {value}",
+                    model=self.model,
+                    key=self.key,
+                    value=value,
+                )
 
     def clause(
         self, value: Any, related_criteria: RelatedCriteria | None = None
@@ -257,6 +336,7 @@ class Lookup:
                     key=self.key,
                     value=value,
                 )
+            self._check_storable(value)
             return _text_clause(column, op, value)
         return _COMPARISONS[op](column, self.coerce(value))
 
@@ -291,42 +371,105 @@ _COMPARISONS: dict[str, Callable[[InstrumentedAttribute[Any], Any], ColumnElemen
 }
 
 
-class FullTextMatch(_ColumnElement[bool]):
-    """Full-text search of one text column, compiled per dialect.
+#: InnoDB's default full-text stopwords: a required (``+``) stopword or a
+#: word shorter than ``innodb_ft_min_token_size`` (3) would match nothing.
+_INNODB_STOPWORD_TEXT = (
+    "a about an are as at be by com de en for from how i in is it la of on or "
+    "that the this to was what when where who will with und www"
+)
+_INNODB_STOPWORDS = frozenset(_INNODB_STOPWORD_TEXT.split())
+_MIN_WORD = 3
 
-    * PostgreSQL: ``column @@ plainto_tsquery(value)`` (every word must occur);
-    * MySQL/MariaDB: ``MATCH (column) AGAINST (value IN BOOLEAN MODE)``
-      (the column needs a ``FULLTEXT`` index);
-    * SQLite has no full-text search on ordinary tables: the value is matched
-      as a case-insensitive substring instead (``%`` and ``_`` literal).
+
+def _words(value: str) -> list[str]:
+    return re.findall(r"\w+", value)
+
+
+class FullTextMatch(_ColumnElement[bool]):
+    """Full-text search of one text column: a row matches when its text
+    contains every *searchable word* of the value, case-insensitively.
+
+    The searchable words are the same on every backend: the value's runs of
+    letters and digits, without words shorter than 3 characters and
+    without InnoDB's default stopwords (``the``, ``of``, ``with``...), which
+    MariaDB does not index. Anything else in the value (quotes, ``+ - * ~``
+    and other boolean-mode operators) is ignored, so user input is safe to
+    pass. A value without a searchable word (``""``, ``"%"``, ``"the"``,
+    ``"x' OR 1=1 --"``) matches nothing. Compiled per dialect:
+
+    * PostgreSQL: ``column @@ plainto_tsquery(:words)`` with the server's
+      ``default_text_search_config`` (usually ``english``: words are
+      stemmed, so ``wizards`` also finds ``wizard``).
+    * MySQL/MariaDB: ``MATCH (column) AGAINST (:terms IN BOOLEAN MODE)``
+      with ``+word`` for each word (the column needs a ``FULLTEXT`` index).
+      Whole words, no stemming; InnoDB indexes rows at commit, so rows
+      written in the current transaction are not found yet.
+    * SQLite has no full-text search on ordinary tables: each word must
+      occur as a case-insensitive substring, so ``wiz`` finds ``wizard``
+      there only.
+
+    The number of searchable words is part of the statement's shape:
+    values with the same word count share one cached compiled statement.
 
     Example:
         >>> from sqlalchemy import column
-        >>> from sqlalchemy.dialects import postgresql
+        >>> from sqlalchemy.dialects import mysql, postgresql
         >>> str(FullTextMatch(column("bio"), "wizard").compile(dialect=postgresql.dialect()))
         'bio @@ plainto_tsquery(%(bio_1)s::VARCHAR)'
+        >>> match = FullTextMatch(column("bio"), "the -old 'wizard' of Oz")
+        >>> match.words, match.mysql_terms
+        ('old wizard', '+old +wizard')
     """
 
     inherit_cache = True
     type = Boolean()
+    _is_implicitly_boolean = True
+    # Lets SQLAlchemy copy and adapt the element (e.g. inside ``has()``/``any()``).
+    _traverse_internals = [  # noqa: RUF012 (declared so on the base class)
+        ("_expression", InternalTraversal.dp_clauseelement),
+        ("_mysql", InternalTraversal.dp_clauseelement),
+        ("_fallback", InternalTraversal.dp_clauseelement),
+    ]
 
     def __init__(self, column: Any, value: str) -> None:
         self.column = column
         self.value = value
-        self._expression = column.match(value)
-        self._fallback = column.icontains(value, autoescape=True)
+        words = [
+            word
+            for word in _words(value)
+            if len(word) >= _MIN_WORD and word.lower() not in _INNODB_STOPWORDS
+        ]
+        self.words = " ".join(words)
+        self.mysql_terms = " ".join(f"+{word}" for word in words)
+        self._expression = column.match(self.words) if words else false()
+        self._mysql = column.match(self.mysql_terms) if words else false()
+        substrings = [column.icontains(word, autoescape=True) for word in words]
+        self._fallback = and_(*substrings) if substrings else false()
 
     @property
     def _from_objects(self) -> list[Any]:
-        return self._expression._from_objects  # type: ignore[no-any-return]
+        return list(self._expression._from_objects)
 
     def _gen_cache_key(self, anon_map: Any, bindparams: list[Any]) -> Any:
-        return (FullTextMatch, self._expression._gen_cache_key(anon_map, bindparams))
+        # Every rendering goes into the key, so that the bound values of
+        # whichever one a dialect compiles are refreshed on a cache hit.
+        return (
+            FullTextMatch,
+            self._expression._gen_cache_key(anon_map, bindparams),
+            self._mysql._gen_cache_key(anon_map, bindparams),
+            self._fallback._gen_cache_key(anon_map, bindparams),
+        )
 
 
 @compiles(FullTextMatch)
 def _compile_match(element: FullTextMatch, compiler: SQLCompiler, **kw: Any) -> str:
     return compiler.process(element._expression, **kw)
+
+
+@compiles(FullTextMatch, "mysql")
+@compiles(FullTextMatch, "mariadb")
+def _compile_match_mysql(element: FullTextMatch, compiler: SQLCompiler, **kw: Any) -> str:
+    return compiler.process(element._mysql, **kw)
 
 
 @compiles(FullTextMatch, "sqlite")
@@ -388,11 +531,17 @@ def _parse(python_type: type[Any], text: str) -> Any:
     if python_type is uuid.UUID:
         return uuid.UUID(text)
     if isinstance(python_type, type) and issubclass(python_type, enum.Enum):
-        try:
-            return python_type(text)
-        except ValueError:
-            return python_type[text]
+        return _parse_enum(python_type, text)
     return text
+
+
+def _parse_enum(enum_type: type[enum.Enum], text: str) -> enum.Enum:
+    # A value matches first (also a non-string one by its text, ``"2"`` for
+    # ``IntEnum``), then a member name.
+    for member in enum_type:
+        if member.value == text or str(member.value) == text:
+            return member
+    return enum_type[text]
 
 
 def _iso(text: str) -> str:
@@ -489,7 +638,32 @@ def parse_lookup(model: type[Any], key: str) -> Lookup:
             model=target,
             key=key,
         )
-    return Lookup(model, key, hops, field, op, column, python_type)
+    return Lookup(
+        model,
+        key,
+        hops,
+        field,
+        op,
+        column,
+        python_type,
+        _temporal_timezone(column),
+        _integer_range(column),
+    )
+
+
+def _integer_range(attr: InstrumentedAttribute[Any]) -> tuple[int, int] | None:
+    column_type = attr.property.columns[0].type
+    if isinstance(column_type, TypeDecorator):
+        column_type = column_type.impl_instance
+    if not isinstance(column_type, Integer):
+        return None
+    if isinstance(column_type, BigInteger):
+        bits = 64
+    elif isinstance(column_type, SmallInteger):
+        bits = 16
+    else:
+        bits = 32
+    return -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
 
 
 @memoized

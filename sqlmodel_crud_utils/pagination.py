@@ -129,7 +129,7 @@ def encode_cursor(signature: str, values: Sequence[Any]) -> str:
     return base64.urlsafe_b64encode(document.encode()).decode().rstrip("=")
 
 
-def decode_cursor(signature: str, token: Any) -> list[Any]:
+def decode_cursor(signature: str, token: Any, *, model: Any = None) -> list[Any]:
     """Decode a cursor made by `encode_cursor` for the same ``signature``.
 
     Values come back JSON-plain (dates as ISO strings); the caller coerces
@@ -141,7 +141,7 @@ def decode_cursor(signature: str, token: Any) -> list[Any]:
         ...
         sqlmodel_crud_utils.exceptions.QueryError: invalid or stale cursor 'bm9wZQ'
     """
-    error = QueryError(f"invalid or stale cursor {token!r}", key="cursor", value=token)
+    error = QueryError(f"invalid or stale cursor {token!r}", model=model, key="cursor", value=token)
     if not isinstance(token, str) or not token or len(token) > 4096:
         raise error
     try:

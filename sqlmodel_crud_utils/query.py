@@ -20,14 +20,13 @@ SQLAlchemy's compiled-statement cache serves repeated queries.
 
 Sync terminals take a `Session`; each has an ``a_`` twin taking an
 `AsyncSession`, which runs the very same code through
-`AsyncSession.run_sync` (one implementation for both), except `a_stream`,
-which streams natively.
+`AsyncSession.run_sync` (one implementation for both). `a_stream` streams
+natively from one cursor where it can and otherwise runs the same batch
+loader as `stream` through ``run_sync``, one batch at a time.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import operator
 from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, Literal, TypeVar, cast, get_args
@@ -125,11 +124,24 @@ class _Include:
         return option
 
 
+def _primary_key_names(model: type[Any]) -> tuple[str, ...]:
+    mapper = mapper_of(model)
+    return tuple(mapper.get_property_by_column(column).key for column in mapper.primary_key)
+
+
+#: The largest LIMIT/OFFSET every backend accepts (a signed 64-bit integer).
+_MAX_ROWS = 2**63 - 1
+
+
 def _positive_int(value: Any, name: str, model: Any, *, minimum: int) -> int:
     number = coerce_value(int, value, model=model, key=name)
-    if isinstance(number, bool) or not isinstance(number, int) or number < minimum:
+    if (
+        isinstance(number, bool)
+        or not isinstance(number, int)
+        or not minimum <= number <= _MAX_ROWS
+    ):
         raise QueryError(
-            f"{name} must be an integer >= {minimum}, got {value!r}",
+            f"{name} must be an integer from {minimum} to {_MAX_ROWS}, got {value!r}",
             model=model,
             key=name,
             value=value,
@@ -170,7 +182,9 @@ def _string_order(model: type[Any], key: str) -> _Order:
     return _Order(column.desc() if descending else column, column, descending)
 
 
-@dataclass(frozen=True, slots=True, eq=False, repr=False)
+# Not slotted: on Python < 3.12 a frozen *slotted* dataclass breaks
+# ``Q[Hero](Hero)`` (typing's ``__orig_class__`` assignment raises TypeError).
+@dataclass(frozen=True, eq=False, repr=False)
 class Q(Generic[M]):
     """An immutable query over one table model.
 
@@ -206,13 +220,12 @@ class Q(Generic[M]):
     # ------------------------------------------------------------------ builders
 
     def _with(self, **changes: Any) -> Q[M]:
-        # A field-by-field copy: ``dataclasses.replace`` re-runs ``__init__`` and
-        # ``__post_init__`` (a mapper check), several times slower on this hot path.
+        # A copy of the instance dict: ``dataclasses.replace`` re-runs ``__init__``
+        # and ``__post_init__`` (a mapper check), several times slower on this hot path.
         clone = object.__new__(type(self))
-        for name, value in zip(_FIELDS, _field_values(self), strict=True):
-            object.__setattr__(clone, name, value)
-        for name, value in changes.items():
-            object.__setattr__(clone, name, value)
+        state = clone.__dict__
+        state.update(self.__dict__)
+        state.update(changes)
         return clone
 
     def _lookup_clauses(self, lookups: dict[str, Any]) -> list[ColumnElement[bool]]:
@@ -231,6 +244,12 @@ class Q(Generic[M]):
         """
         built: list[ColumnElement[bool]] = []
         for clause in clauses:
+            if clause is None:
+                raise QueryError(
+                    "where() takes SQLAlchemy boolean clauses, got None",
+                    model=self.model,
+                    key="where",
+                )
             if isinstance(clause, str):
                 raise QueryError(
                     "textual SQL is not accepted by where(); use lookups or SQLAlchemy expressions",
@@ -297,7 +316,9 @@ class Q(Generic[M]):
 
     def order_by(self, *keys: Any) -> Q[M]:
         """Append sort keys: ``"age"``, ``"-age"`` (descending) or SQLAlchemy
-        expressions; ``order_by(None)`` clears the ordering.
+        expressions (``Hero.age.desc()``, ``func.lower(Hero.name)``);
+        ``order_by(None)`` clears the ordering. A column of another model
+        raises `QueryError` (it would turn the query into a cross join).
 
         Example:
             >>> from sqlmodel import Field, SQLModel
@@ -307,14 +328,21 @@ class Q(Generic[M]):
             >>> Q(Bird).order_by("-wings", "id").sql().split("ORDER BY")[1]
             ' bird.wings DESC, bird.id'
         """
-        if keys == (None,):
+        if len(keys) == 1 and keys[0] is None:
             return self._with(_order=())
         return self._with(_order=self._order + tuple(self._order_key(key) for key in keys))
 
     def _order_key(self, key: Any) -> _Order:
         if isinstance(key, str):
             return _string_order(self.model, key)
-        if isinstance(key, InstrumentedAttribute) and key.key in mapper_of(self.model).column_attrs:
+        if isinstance(key, InstrumentedAttribute):
+            if key.class_ is not self.model or key.key not in mapper_of(self.model).column_attrs:
+                raise QueryError(
+                    f"order_by() takes columns of {self.model.__name__}, got {key}",
+                    model=self.model,
+                    key="order_by",
+                    value=key,
+                )
             return _Order(key, key, False)
         if isinstance(key, UnaryExpression) and key.modifier in (
             operators.desc_op,
@@ -416,10 +444,10 @@ class Q(Generic[M]):
             >>> from sqlmodel import Field, SQLModel
             >>> class Coin(SQLModel, table=True):
             ...     id: int | None = Field(default=None, primary_key=True)
-            >>> Q(Coin).limit(-1)
+            >>> Q(Coin).limit(-1)  # doctest: +ELLIPSIS
             Traceback (most recent call last):
             ...
-            sqlmodel_crud_utils.exceptions.QueryError: Coin: limit must be an integer >= 0, got -1
+            sqlmodel_crud_utils.exceptions.QueryError: Coin: limit must be ... got -1
         """
         value = None if n is None else _positive_int(n, "limit", self.model, minimum=0)
         return self._with(_limit=value)
@@ -450,7 +478,15 @@ class Q(Generic[M]):
         """
         number = _positive_int(number, "page", self.model, minimum=1)
         size = _positive_int(size, "size", self.model, minimum=1)
-        return self._with(_limit=size, _offset=(number - 1) * size)
+        offset = (number - 1) * size
+        if offset > _MAX_ROWS:
+            raise QueryError(
+                f"page {number} of size {size} is beyond the last possible row",
+                model=self.model,
+                key="page",
+                value=number,
+            )
+        return self._with(_limit=size, _offset=offset)
 
     # ------------------------------------------------------------- compilation
 
@@ -471,7 +507,7 @@ class Q(Generic[M]):
         criteria = self._criteria + (self._root_soft_criteria() if self._soft == "only" else ())
         if criteria:
             stmt = stmt.where(*criteria)
-        options: tuple[Any, ...] = _soft_options(self.model, self._soft)
+        options: tuple[Any, ...] = self._soft_options()
         if loading:
             if self._includes:
                 options += tuple(include.option() for include in self._includes)
@@ -515,7 +551,9 @@ class Q(Generic[M]):
             >>> Q(Pen).where(id=5).sql("sqlite", literal=True).splitlines()[-1]
             'WHERE pen.id = 5'
         """
-        compile_kwargs = {"literal_binds": True} if literal else {}
+        compile_kwargs = {"render_postcompile": True}
+        if literal:
+            compile_kwargs["literal_binds"] = True
         if dialect is None:
             return str(self.statement.compile(compile_kwargs=compile_kwargs))
         if dialect not in _DIALECTS:
@@ -619,10 +657,15 @@ class Q(Generic[M]):
     def _counted(self, paging: bool) -> Any:
         inner = self._select(loading=False, ordering=False, paging=paging)
         if paging and (self._limit is not None or self._offset):
-            # loader criteria only reach a nested SELECT from the outer statement
-            counted = select(func.count()).select_from(inner.subquery())
-            return counted.options(*_soft_options(self.model, self._soft))
+            keys = [getattr(self.model, name) for name in _primary_key_names(self.model)]
+            limited = inner.with_only_columns(*keys, maintain_column_froms=True).subquery()
+            # Loader criteria (the soft-delete scope) reach into a subquery
+            # only from the outermost statement.
+            return select(func.count()).select_from(limited).options(*self._soft_options())
         return inner.with_only_columns(func.count(), maintain_column_froms=True)
+
+    def _soft_options(self) -> tuple[ORMOption, ...]:
+        return _soft_options(self.model, self._soft)
 
     def count(self, session: Session) -> int:
         """How many rows this query returns (limit and offset honoured).
@@ -637,7 +680,7 @@ class Q(Generic[M]):
         Example: ``taken = Q(Hero).where(name="Rusty-Man").exists(session)``
         """
         inner = self._select(loading=False, ordering=False)
-        stmt = select(inner.exists()).options(*_soft_options(self.model, self._soft))
+        stmt = select(inner.exists()).options(*self._soft_options())
         return bool(session.execute(stmt).scalar())
 
     def paginate(self, session: Session, page: int = 1, size: int = 20) -> Page[M]:
@@ -687,7 +730,7 @@ class Q(Generic[M]):
     def _after(
         self, keys: Sequence[tuple[InstrumentedAttribute[Any], bool]], cursor: str
     ) -> ColumnElement[bool]:
-        raw = decode_cursor(self._keyset_signature(keys), cursor)
+        raw = decode_cursor(self._keyset_signature(keys), cursor, model=self.model)
         if len(raw) != len(keys):
             raise QueryError(
                 "invalid or stale cursor", model=self.model, key="cursor", value=cursor
@@ -711,13 +754,20 @@ class Q(Generic[M]):
     def keyset(self, session: Session, size: int = 20, after: str | None = None) -> CursorPage[M]:
         """Keyset ("cursor") pagination on the query's order.
 
-        The primary key is appended as a tie-breaker. Pages after the first
-        are found by comparing sort keys with the last row seen (a row-value
-        comparison when all keys share one direction, so a composite index
-        serves it), never with OFFSET, so the cost of a page does not grow
-        with its depth. The query's own limit and offset are ignored. Sort
-        keys must be non-NULL columns; a forged or stale ``after`` raises
-        `QueryError`.
+        The primary key is appended as a tie-breaker (descending when every
+        sort key is descending, else ascending). Pages after the first are
+        found by comparing sort keys with the last row seen, never with
+        OFFSET, so the cost of a page does not grow with its depth: a
+        row-value comparison ``(age, name, id) > (:a, :b, :c)`` when all keys
+        share one direction (a composite index serves it), the expanded
+        ``OR`` form for mixed directions. The query's own limit and offset
+        are ignored.
+
+        Sort keys must be columns of the model (``"-age"``, ``Hero.age``,
+        ``Hero.age.desc()``) holding no NULLs: a row with a NULL sort key is
+        skipped, or stops the walk with `QueryError` when it ends a page. A
+        cursor that was edited, truncated, or made for another ordering or
+        model raises `QueryError`.
 
         Example::
 
@@ -727,7 +777,10 @@ class Q(Generic[M]):
         """
         size = _positive_int(size, "size", self.model, minimum=1)
         keys = self._keyset_order()
-        stmt = self._select(ordering=False, paging=False)
+        loaded = self
+        if self._only:  # the cursor needs the sort keys of the last row
+            loaded = self._with(_only=self._only + tuple(column for column, _ in keys))
+        stmt = loaded._select(ordering=False, paging=False)
         if after is not None:
             stmt = stmt.where(self._after(keys, after))
         stmt = stmt.order_by(*(column.desc() if desc else column for column, desc in keys))
@@ -750,14 +803,26 @@ class Q(Generic[M]):
         )
 
     def stream(self, session: Session, batch_size: int = 1000) -> Iterator[M]:
-        """Iterate over the rows, fetched ``batch_size`` at a time
-        (server-side cursors where the driver has them), so memory stays
-        bounded however many rows match. Joined eager loading of collections
-        cannot be streamed; use ``include(..., strategy="selectin")``.
+        """Iterate over the rows, fetched ``batch_size`` at a time, so memory
+        stays bounded however many rows match.
+
+        SQLite and PostgreSQL stream from one cursor (a server-side cursor on
+        PostgreSQL). MySQL/MariaDB drivers cannot run another statement on a
+        connection while an unbuffered cursor is open (rows would be lost),
+        so there, and for any query with a ``joined`` or ``subquery``
+        include (which cannot be streamed from one cursor), the primary
+        keys are read first (one light query) and the rows are then loaded
+        ``batch_size`` keys at a time, in the query's order. Either way,
+        ``selectin`` includes and lazy loads work inside the loop.
+
+        Close a stream you leave early (``stream.close()``, or
+        ``contextlib.aclosing`` for `a_stream`).
 
         Example: ``for hero in Q(Hero).stream(session): ...``
         """
         batch_size = _positive_int(batch_size, "batch_size", self.model, minimum=1)
+        if self._streams_by_key(session.get_bind(mapper=mapper_of(self.model))):
+            return self._stream_by_key(session, batch_size)
         stmt = self._select().execution_options(yield_per=batch_size)
         return self._stream_rows(session, stmt)
 
@@ -768,6 +833,34 @@ class Q(Generic[M]):
             yield from result
         finally:
             result.close()
+
+    def _streams_by_key(self, bind: Any) -> bool:
+        return bind.dialect.name in ("mysql", "mariadb") or any(
+            include.strategy in ("joined", "subquery") for include in self._includes
+        )
+
+    def _stream_keys(self, session: Session) -> list[tuple[Any, ...]]:
+        columns = [getattr(self.model, name) for name in _primary_key_names(self.model)]
+        stmt = self._select(loading=False).with_only_columns(*columns, maintain_column_froms=True)
+        return [tuple(row) for row in session.execute(stmt)]
+
+    def _stream_batch(self, session: Session, keys: Sequence[tuple[Any, ...]]) -> list[M]:
+        names = _primary_key_names(self.model)
+        columns = [getattr(self.model, name) for name in names]
+        if len(columns) == 1:
+            match = columns[0].in_([key[0] for key in keys])
+        else:
+            match = tuple_(*columns).in_(keys)
+        stmt = self._select(ordering=False, paging=False).where(match)
+        by_key = {
+            tuple(getattr(row, name) for name in names): row for row in self._execute(session, stmt)
+        }
+        return [by_key[key] for key in keys if key in by_key]
+
+    def _stream_by_key(self, session: Session, batch_size: int) -> Iterator[M]:
+        keys = self._stream_keys(session)
+        for start in range(0, len(keys), batch_size):
+            yield from self._stream_batch(session, keys[start : start + batch_size])
 
     # writes --------------------------------------------------------------------------
 
@@ -792,15 +885,21 @@ class Q(Generic[M]):
 
     def update(self, session: Session, **values: Any) -> int:
         """Set fields on every matching row in one ``UPDATE ... WHERE``;
-        returns the number of rows matched. Runs in the session's
-        transaction and does not commit. Hooks do not fire (set-based write).
-        `AuditMixin` models also get ``updated_at`` and (from `acting_as`)
-        ``updated_by`` unless ``values`` sets them.
+        returns the number of rows matched. The soft-delete scope applies
+        (to the rows and to related rows met in relationship filters). Runs in
+        the session's transaction and does not commit. Hooks do not fire
+        (set-based write). `AuditMixin` models also get ``updated_at`` and
+        (from `acting_as`) ``updated_by`` unless ``values`` sets them.
 
         Example: ``n = Q(Hero).where(team_id=1).update(session, age=40)``
         """
         stamped = audit_update_values(self.model, self._values(values))
-        stmt = update(self.model).where(*self._write_criteria()).values(stamped)
+        stmt = (
+            update(self.model)
+            .where(*self._write_criteria())
+            .values(stamped)
+            .options(*self._soft_options())
+        )
         result = cast("CursorResult[Any]", session.execute(stmt))
         return int(result.rowcount)
 
@@ -808,8 +907,10 @@ class Q(Generic[M]):
         """Delete every matching row in one statement; returns the count.
 
         Soft-delete models are soft-deleted (``is_deleted``, ``deleted_at``,
-        ``deleted_by`` set) unless ``hard=True``. Runs in the session's
-        transaction and does not commit. Hooks do not fire.
+        ``deleted_by`` set) unless ``hard=True``. The soft-delete scope
+        applies as for `update` (``soft("include")`` to reach deleted rows
+        too). Runs in the session's transaction and does not commit. Hooks
+        do not fire.
 
         Example: ``n = Q(Hero).where(age__lt=18).delete(session, hard=True)``
         """
@@ -817,7 +918,7 @@ class Q(Generic[M]):
             return self.update(
                 session, is_deleted=True, deleted_at=utc_now(), deleted_by=current_user()
             )
-        stmt = delete(self.model).where(*self._write_criteria())
+        stmt = delete(self.model).where(*self._write_criteria()).options(*self._soft_options())
         result = cast("CursorResult[Any]", session.execute(stmt))
         return int(result.rowcount)
 
@@ -870,8 +971,19 @@ class Q(Generic[M]):
         return await session.run_sync(lambda sync: self.delete(sync, hard))
 
     async def a_stream(self, session: AsyncSession, batch_size: int = 1000) -> AsyncIterator[M]:
-        """Async twin of `stream`: ``async for hero in Q(Hero).a_stream(session): ...``."""
+        """Async twin of `stream`: ``async for hero in Q(Hero).a_stream(session): ...``.
+
+        Leave early inside ``async with contextlib.aclosing(q.a_stream(s)) as rows:``
+        so the cursor is closed before the session is used again.
+        """
         batch_size = _positive_int(batch_size, "batch_size", self.model, minimum=1)
+        if self._streams_by_key(session.get_bind(mapper=mapper_of(self.model))):
+            keys = await session.run_sync(self._stream_keys)
+            for start in range(0, len(keys), batch_size):
+                batch = keys[start : start + batch_size]
+                for row in await session.run_sync(self._stream_batch, batch):
+                    yield row
+            return
         stmt = self._select().execution_options(yield_per=batch_size)
         result = await session.stream_scalars(stmt)
         try:
@@ -879,7 +991,3 @@ class Q(Generic[M]):
                 yield row
         finally:
             await result.close()
-
-
-_FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Q))
-_field_values = operator.attrgetter(*_FIELDS)

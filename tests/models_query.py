@@ -1,0 +1,42 @@
+"""Models for the `Q` tests: Decimal and enum coercion, soft-delete scope.
+
+No ``from __future__ import annotations`` here (SQLModel relationships).
+"""
+
+import decimal
+import enum
+
+from sqlalchemy import Numeric
+from sqlmodel import Field, Relationship, SQLModel
+
+from sqlmodel_crud_utils import SoftDeleteMixin
+
+
+class Color(str, enum.Enum):
+    """Names differ from values, so coercion by either can be told apart."""
+
+    RED = "r"
+    GREEN = "g"
+
+
+class Level(enum.IntEnum):
+    LOW = 1
+    HIGH = 2
+
+
+class QShelf(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    label: str = Field(default="", max_length=50)
+    items: list["QItem"] = Relationship(back_populates="shelf")
+
+
+class QItem(SQLModel, SoftDeleteMixin, table=True):
+    """A soft-delete model with a Decimal and two kinds of enum."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(default="", max_length=50)
+    price: decimal.Decimal | None = Field(default=None, sa_type=Numeric(10, 2))
+    color: Color = Color.RED
+    level: Level = Level.LOW
+    shelf_id: int | None = Field(default=None, foreign_key="qshelf.id")
+    shelf: QShelf | None = Relationship(back_populates="items")
