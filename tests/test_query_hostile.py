@@ -212,4 +212,5 @@ async def test_forged_cursor_error_names_the_model(db):
     with pytest.raises(QueryError) as info:
         await db.run(Q(Hero).order_by("name"), "keyset", 5, "forged")
     assert str(info.value).startswith("Hero: invalid or stale cursor")
-    assert info.value.model is Hero and info.value.key == "cursor"
+    assert info.value.model is Hero
+    assert info.value.key == "cursor"
