@@ -102,7 +102,8 @@ def _commits(session: Session) -> bool:
 # ---------------------------------------------------------------- lookups
 
 
-def _scope(include_deleted: bool) -> SoftMode:
+def soft_scope(include_deleted: bool) -> SoftMode:
+    """The `Q.soft` mode for a legacy ``include_deleted`` flag."""
     return "include" if include_deleted else "exclude"
 
 
@@ -121,7 +122,7 @@ def find_row(
     when ``pk_field`` is not unique and several match, `QueryError` for an
     unknown field or a value that does not fit it.
     """
-    mode: SoftMode = "only" if only_deleted else _scope(include_deleted)
+    mode: SoftMode = "only" if only_deleted else soft_scope(include_deleted)
     row = Q(model).where(**{pk_field: id_value}).soft(mode).one_or_none(session)
     if row is None:
         raise RecordNotFoundError(model, id_value, pk_field)
@@ -249,7 +250,7 @@ def get_one_or_create(
     values = {key: parse_lookup(model, key).coerce(value) for key, value in lookup.items()}
     for key in values:
         parse_field(model, key)
-    query = Q(model).where(**values).soft(_scope(include_deleted))
+    query = Q(model).where(**values).soft(soft_scope(include_deleted))
     if include:
         query = query.include(include)
     with read_scope(session):

@@ -211,6 +211,7 @@ class Q(Generic[M]):
     _soft: str = "exclude"
     _limit: int | None = None
     _offset: int | None = None
+    _base: Any = None
 
     def __post_init__(self) -> None:
         if self.model not in _MAPPED_MODELS:  # check each model once, not per query
@@ -488,6 +489,13 @@ class Q(Generic[M]):
             )
         return self._with(_limit=size, _offset=offset)
 
+    def _based_on(self, stmt: Any) -> Q[M]:
+        """This query built on top of ``stmt`` (a ``select()`` of the model)
+        instead of a bare ``select(model)``: its filters, scope, loading,
+        order and paging are added to the caller's statement (legacy
+        ``get_rows(stmnt=...)``)."""
+        return self._with(_base=stmt)
+
     # ------------------------------------------------------------- compilation
 
     @property
@@ -503,7 +511,7 @@ class Q(Generic[M]):
     def _select(
         self, *, loading: bool = True, ordering: bool = True, paging: bool = True
     ) -> SelectOfScalar[M]:
-        stmt = sqlmodel_select(self.model)
+        stmt = sqlmodel_select(self.model) if self._base is None else self._base
         criteria = self._criteria + (self._root_soft_criteria() if self._soft == "only" else ())
         if criteria:
             stmt = stmt.where(*criteria)

@@ -74,10 +74,6 @@ def _loading(
     return query
 
 
-def _scope(include_deleted: bool) -> Any:
-    return "include" if include_deleted else "exclude"
-
-
 def get_result_from_query(
     query: Any, session: Session, *, raise_on_error: bool = False, include_deleted: bool = False
 ) -> Any:
@@ -211,7 +207,7 @@ def get_row(
     ``Q`` equivalent: ``Q(Hero).include("team").where(id=1).one_or_none(session)``.
     """
     with legacy_failures("get_row", raise_on_error):
-        query = Q(model).where(**{pk_field: id_str}).soft(_scope(include_deleted))
+        query = Q(model).where(**{pk_field: id_str}).soft(_ops.soft_scope(include_deleted))
         query = _loading(query, selectin, select_in_keys, lazy, lazy_load_keys)
         with _ops.read_scope(session_inst):
             row = query.one_or_none(session_inst)
@@ -240,29 +236,10 @@ def _rows_query(
             lookups[key[: -len("__like")] + "__contains"] = value
         else:
             lookups[key] = value
-    query = Q(model).where(**lookups).soft(_scope(include_deleted))
+    query = Q(model).where(**lookups).soft(_ops.soft_scope(include_deleted))
     if sort_field:
         query = query.order_by(f"-{sort_field}" if sort_desc else sort_field)
     return query
-
-
-def _on_top_of(stmnt: Any, query: Q[Any], model: type[Any], include_deleted: bool) -> Any:
-    """Apply ``query``'s filters, loading, order and page to a caller's statement."""
-    stmt = stmnt
-    if query._criteria:
-        stmt = stmt.where(*query._criteria)
-    options = _soft_options(model, _scope(include_deleted)) + tuple(
-        include.option() for include in query._includes
-    )
-    if options:
-        stmt = stmt.options(*options)
-    if query._order:
-        stmt = stmt.order_by(*(order.expression for order in query._order))
-    if query._limit is not None:
-        stmt = stmt.limit(query._limit)
-    if query._offset:
-        stmt = stmt.offset(query._offset)
-    return stmt
 
 
 def get_rows(
@@ -302,11 +279,9 @@ def get_rows(
         query = _loading(query, selectin, select_in_keys, lazy, lazy_load_keys)
         query = query.page(page, size=page_size)
         with _ops.read_scope(session_inst):
-            if stmnt is None:
-                rows = query.all(session_inst)
-            else:
-                stmt = _on_top_of(stmnt, query, model, include_deleted)
-                rows = list(session_inst.execute(stmt).scalars().all())
+            if stmnt is not None:
+                query = query._based_on(stmnt)
+            rows = query.all(session_inst)
         return bool(rows), rows
     return False, []
 
@@ -331,7 +306,7 @@ def get_rows_within_id_list(
     """
     with legacy_failures("get_rows_within_id_list", raise_on_error):
         ids = list(id_str_list)
-        query = Q(model).where(**{f"{pk_field}__in": ids}).soft(_scope(include_deleted))
+        query = Q(model).where(**{f"{pk_field}__in": ids}).soft(_ops.soft_scope(include_deleted))
         with _ops.read_scope(session_inst):
             rows = query.all(session_inst) if ids else []
         return bool(rows), rows
