@@ -167,7 +167,13 @@ def update_row(
         parse_field(model, key)
     with read_scope(session):
         row = find_row(session, model, id_value, pk_field)
-    values = call_hooks(type(row), "before_update", row, dict(data))
+    return _apply_update(session, row, dict(data))
+
+
+def _apply_update(session: Session, row: Any, data: dict[str, Any]) -> Any:
+    """Set ``data`` on ``row`` between the update hooks (``before_update``
+    may rewrite the data; its fields are checked again) and save it."""
+    values = call_hooks(type(row), "before_update", row, data)
     for key in values:
         parse_field(type(row), key)
     with _write_scope(session):
@@ -219,15 +225,9 @@ def restore_row(session: Session, model: type[Any], id_value: Any, pk_field: str
     _check_soft_model(model, "restore_row")
     with read_scope(session):
         row = find_row(session, model, id_value, pk_field, only_deleted=True)
-    data = {"is_deleted": False, "deleted_at": None, "deleted_by": None}
-    values = call_hooks(type(row), "before_update", row, data)
-    with _write_scope(session):
-        for key, value in values.items():
-            setattr(row, key, value)
-        session.flush()
-    _loaded(session, [row])
-    call_hooks(type(row), "after_update", row)
-    return row
+    return _apply_update(
+        session, row, {"is_deleted": False, "deleted_at": None, "deleted_by": None}
+    )
 
 
 def get_one_or_create(
