@@ -309,6 +309,9 @@ class FullTextMatch(_ColumnElement[bool]):
 
     inherit_cache = True
     type = Boolean()
+    # a condition in itself: MySQL must not get ``MATCH (..) AGAINST (..) = 1``
+    # (MATCH returns a relevance score, rarely exactly 1)
+    _is_implicitly_boolean = True
 
     def __init__(self, column: Any, value: str) -> None:
         self.column = column

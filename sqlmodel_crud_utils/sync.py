@@ -36,6 +36,7 @@ from sqlmodel.sql.expression import SelectOfScalar
 from . import _ops
 from .exceptions import BulkOperationError, RecordNotFoundError, legacy_failures
 from .lookups import mapper_of
+from .mixins import has_soft_scope
 from .query import Q, _soft_options
 
 __all__ = [
@@ -78,6 +79,16 @@ def _scope(include_deleted: bool) -> Any:
     return "include" if include_deleted else "exclude"
 
 
+def _selects_one_thing(query: Any) -> bool:
+    """One entity (``select(Hero)``, from SQLAlchemy's ``select`` too) or
+    one column: the first row is returned as that object or value."""
+    described = getattr(query, "column_descriptions", None)
+    if described is not None:
+        return len(described) == 1
+    columns = getattr(query, "selected_columns", None)
+    return columns is not None and len(columns) == 1
+
+
 def get_result_from_query(
     query: Any, session: Session, *, raise_on_error: bool = False, include_deleted: bool = False
 ) -> Any:
@@ -91,15 +102,14 @@ def get_result_from_query(
 
     ``Q`` equivalent: ``Q(Hero).where(age__gt=30).first(session)``.
     """
-    if not include_deleted:
+    if not include_deleted and not has_soft_scope(query):
         for description in getattr(query, "column_descriptions", ()):
             entity = description.get("entity")
             if entity is not None:
                 query = query.options(*_soft_options(entity, "exclude"))
     with legacy_failures("get_result_from_query", raise_on_error), _ops.read_scope(session):
         result = session.execute(query)
-        columns = getattr(query, "selected_columns", None)
-        if isinstance(query, SelectOfScalar) or (columns is not None and len(columns) == 1):
+        if isinstance(query, SelectOfScalar) or _selects_one_thing(query):
             return result.scalars().first()
         return result.first()
     return None
@@ -251,9 +261,8 @@ def _on_top_of(stmnt: Any, query: Q[Any], model: type[Any], include_deleted: boo
     stmt = stmnt
     if query._criteria:
         stmt = stmt.where(*query._criteria)
-    options = _soft_options(model, _scope(include_deleted)) + tuple(
-        include.option() for include in query._includes
-    )
+    scope = () if has_soft_scope(stmnt) else _soft_options(model, _scope(include_deleted))
+    options = scope + tuple(include.option() for include in query._includes)
     if options:
         stmt = stmt.options(*options)
     if query._order:
