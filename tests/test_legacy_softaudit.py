@@ -452,3 +452,15 @@ async def test_delete_row_hard_removes_live_and_deleted_rows(db: Any) -> None:
     # the unique name is free again
     row, existed = await legacy(db, "get_one_or_create", S, Tag, name="gone")
     assert (row.name, existed) == ("gone", False)
+
+
+async def test_bulk_upsert_on_a_deleted_row_updates_it_and_it_stays_deleted(db: Any) -> None:
+    gone = db.seed(Tag(name="gone", is_deleted=True, updated_at=LONG_AGO))[0]
+    payload = [{"id": gone.id, "name": "gone", "note": "upserted"}]
+    ok, rows = await legacy(db, "bulk_upsert_mappings", payload, S, Tag)
+    assert ok
+    assert [(row.id, row.note, row.is_deleted) for row in rows] == [(gone.id, "upserted", True)]
+    (kept,) = stored(db, Tag)
+    assert (kept.note, kept.is_deleted) == ("upserted", True)
+    assert kept.updated_at > LONG_AGO
+    assert await legacy(db, "get_rows", S, Tag) == (False, [])
