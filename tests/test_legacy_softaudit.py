@@ -155,7 +155,7 @@ async def test_get_rows_pages_and_text_search_skip_deleted_rows(db: Any) -> None
 
 async def test_get_rows_include_deleted_shows_rows_and_children(db: Any) -> None:
     seed(db)
-    found, rows = await legacy(
+    _found, rows = await legacy(
         db,
         "get_rows",
         S,
@@ -464,3 +464,10 @@ async def test_bulk_upsert_on_a_deleted_row_updates_it_and_it_stays_deleted(db: 
     assert (kept.note, kept.is_deleted) == ("upserted", True)
     assert kept.updated_at > LONG_AGO
     assert await legacy(db, "get_rows", S, Tag) == (False, [])
+
+
+async def test_hard_delete_of_a_parent_handles_its_deleted_children_too(db: Any) -> None:
+    ids = seed(db)
+    assert await legacy(db, "delete_row", ids["alive"], S, Post, hard=True, raise_on_error=True)
+    orphans = stored(db, Comment, Comment.body.in_(["kept", "gone"]))  # type: ignore[attr-defined]
+    assert [(c.body, c.post_id) for c in orphans] == [("kept", None), ("gone", None)]
