@@ -273,6 +273,10 @@ async def test_get_one_or_create_does_not_return_a_deleted_row(db: Any) -> None:
     )
     assert (ghost.id, ghost.is_deleted, existed) == (ids["ghost"], True, True)
     assert len(stored(db, Comment, Comment.body == "ghost")) == 1
+    alive, existed = await legacy(
+        db, "get_one_or_create", S, Post, None, True, "comments", id=ids["alive"]
+    )
+    assert (existed, bodies(alive.comments)) == (True, {"kept"})
 
 
 async def test_get_one_or_create_refuses_a_unique_key_held_by_a_deleted_row(db: Any) -> None:
