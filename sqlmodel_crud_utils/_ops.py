@@ -25,10 +25,16 @@ from sqlalchemy.orm import Mapper, Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
 from ._compat import in_greenlet
-from .exceptions import BulkOperationError, QueryError, RecordNotFoundError
+from .exceptions import BulkOperationError, QueryError, RecordNotFoundError, TransactionError
 from .hooks import call_hooks
 from .lookups import mapper_of, parse_field, parse_lookup
-from .mixins import is_soft_delete_model
+from .mixins import (
+    audit_update_values,
+    current_user,
+    is_audit_model,
+    is_soft_delete_model,
+    utc_now,
+)
 from .query import Q, SoftMode
 from .transactions import in_transaction, unit_of_work
 
@@ -266,15 +272,37 @@ def get_one_or_create(
             with session.begin_nested():
                 session.add(created)
                 session.flush()
-        except IntegrityError:
+        except IntegrityError as exc:
             stmt = query.statement.limit(1).with_for_update(read=True)
             winner = session.execute(stmt).scalars().first()
             if winner is None:
+                _refuse_deleted_twin(session, model, values, include_deleted, exc)
                 raise
             return winner, True
     _loaded(session, [created])
     call_hooks(model, "after_create", created)
     return created, False
+
+
+def _refuse_deleted_twin(
+    session: Session,
+    model: type[Any],
+    values: Mapping[str, Any],
+    include_deleted: bool,
+    error: IntegrityError,
+) -> None:
+    """After a failed create: when a soft-deleted row matches ``values``
+    (so it holds the unique key), say so instead of a bare IntegrityError."""
+    if include_deleted or not is_soft_delete_model(model):
+        return
+    if not Q(model).where(**values).soft("only").exists(session):
+        return
+    described = ", ".join(f"{key}={value!r}" for key, value in values.items())
+    raise TransactionError(
+        f"{model.__name__} with {described} exists but is soft-deleted and holds a unique "
+        "key, so no live row can be created; restore it (restore_row) or pass "
+        "include_deleted=True to get it"
+    ) from error
 
 
 # ------------------------------------------------------------------ bulk
@@ -556,16 +584,38 @@ def _upsert_statement(
     key_fields: list[str],
     key_columns: list[Any],
 ) -> Any:
+    """The upsert for one field set. For `AuditMixin` models the audit
+    columns the mappings leave out are stamped in the statement itself (no
+    per-row work): inserted rows get ``created_at`` = ``updated_at`` = now
+    and the `acting_as` user as ``created_by`` / ``updated_by``; updated rows
+    get ``updated_at`` = now and ``updated_by`` (when there is a user), as
+    `Q.update` does. A mapping's own value wins in both branches."""
     stmt = make_insert(model)
+    if is_audit_model(model):
+        stmt = stmt.values(**_audit_insert_values(fields))
     updated = [name for name in fields if name not in key_fields]
     if hasattr(stmt, "on_duplicate_key_update"):
-        changes = {name: stmt.inserted[name] for name in updated or key_fields[:1]}
-        return stmt.on_duplicate_key_update(changes)
+        changes = {name: stmt.inserted[name] for name in updated}
+        if not changes:
+            return stmt.on_duplicate_key_update(
+                {name: stmt.inserted[name] for name in key_fields[:1]}
+            )
+        return stmt.on_duplicate_key_update(audit_update_values(model, changes))
     if not updated:
         return stmt.on_conflict_do_nothing(index_elements=key_columns)
+    changes = {name: stmt.excluded[name] for name in updated}
     return stmt.on_conflict_do_update(
-        index_elements=key_columns, set_={name: stmt.excluded[name] for name in updated}
+        index_elements=key_columns, set_=audit_update_values(model, changes)
     )
+
+
+def _audit_insert_values(fields: tuple[str, ...]) -> dict[str, Any]:
+    now = utc_now()
+    user = current_user()
+    stamps: dict[str, Any] = {"created_at": now, "updated_at": now}
+    if user is not None:
+        stamps.update(created_by=user, updated_by=user)
+    return {name: value for name, value in stamps.items() if name not in fields}
 
 
 def _reselect(

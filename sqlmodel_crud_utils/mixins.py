@@ -44,6 +44,7 @@ __all__ = [
     "acting_as",
     "audit_update_values",
     "current_user",
+    "has_soft_scope",
     "is_audit_model",
     "is_soft_delete_model",
     "live_only",
@@ -326,6 +327,20 @@ def soft_scope(mode: str) -> ORMOption:
         'include'
     """
     return _SoftScope(mode)
+
+
+def has_soft_scope(statement: Any) -> bool:
+    """Whether ``statement`` already says which rows it wants (it was built
+    by `Q`, whose ``soft()`` scope it carries, or has `with_deleted`).
+
+    Example:
+        >>> from sqlalchemy import select, table
+        >>> stmt = select(table("t"))
+        >>> has_soft_scope(stmt), has_soft_scope(stmt.options(with_deleted()))
+        (False, True)
+    """
+    options = getattr(statement, "_with_options", ())
+    return any(isinstance(option, _SoftScope) for option in options)
 
 
 def with_deleted() -> ORMOption:

@@ -78,7 +78,14 @@ from .lookups import (
     parse_relationship_path,
     relationship_targets,
 )
-from .mixins import audit_update_values, current_user, is_soft_delete_model, soft_scope, utc_now
+from .mixins import (
+    audit_update_values,
+    current_user,
+    has_soft_scope,
+    is_soft_delete_model,
+    soft_scope,
+    utc_now,
+)
 from .pagination import CursorPage, Page, decode_cursor, encode_cursor
 
 __all__ = ["Q", "SoftMode", "Strategy"]
@@ -493,7 +500,8 @@ class Q(Generic[M]):
         """This query built on top of ``stmt`` (a ``select()`` of the model)
         instead of a bare ``select(model)``: its filters, scope, loading,
         order and paging are added to the caller's statement (legacy
-        ``get_rows(stmnt=...)``)."""
+        ``get_rows(stmnt=...)``). A statement that already carries a
+        soft-delete scope (built by `Q`, or with ``with_deleted()``) keeps it."""
         return self._with(_base=stmt)
 
     # ------------------------------------------------------------- compilation
@@ -515,7 +523,9 @@ class Q(Generic[M]):
         criteria = self._criteria + (self._root_soft_criteria() if self._soft == "only" else ())
         if criteria:
             stmt = stmt.where(*criteria)
-        options: tuple[Any, ...] = self._soft_options()
+        # a caller's statement that already carries a soft-delete scope keeps it
+        keeps_scope = self._base is not None and has_soft_scope(self._base)
+        options: tuple[Any, ...] = () if keeps_scope else self._soft_options()
         if loading:
             if self._includes:
                 options += tuple(include.option() for include in self._includes)

@@ -36,6 +36,7 @@ from sqlmodel.sql.expression import SelectOfScalar
 from . import _ops
 from .exceptions import BulkOperationError, RecordNotFoundError, legacy_failures
 from .lookups import mapper_of
+from .mixins import has_soft_scope
 from .query import Q, _soft_options
 
 __all__ = [
@@ -74,6 +75,16 @@ def _loading(
     return query
 
 
+def _selects_one_thing(query: Any) -> bool:
+    """One entity (``select(Hero)``, from SQLAlchemy's ``select`` too) or
+    one column: the first row is returned as that object or value."""
+    described = getattr(query, "column_descriptions", None)
+    if described is not None:
+        return len(described) == 1
+    columns = getattr(query, "selected_columns", None)
+    return columns is not None and len(columns) == 1
+
+
 def get_result_from_query(
     query: Any, session: Session, *, raise_on_error: bool = False, include_deleted: bool = False
 ) -> Any:
@@ -87,15 +98,14 @@ def get_result_from_query(
 
     ``Q`` equivalent: ``Q(Hero).where(age__gt=30).first(session)``.
     """
-    if not include_deleted:
+    if not include_deleted and not has_soft_scope(query):
         for description in getattr(query, "column_descriptions", ()):
             entity = description.get("entity")
             if entity is not None:
                 query = query.options(*_soft_options(entity, "exclude"))
     with legacy_failures("get_result_from_query", raise_on_error), _ops.read_scope(session):
         result = session.execute(query)
-        columns = getattr(query, "selected_columns", None)
-        if isinstance(query, SelectOfScalar) or (columns is not None and len(columns) == 1):
+        if isinstance(query, SelectOfScalar) or _selects_one_thing(query):
             return result.scalars().first()
         return result.first()
     return None
