@@ -109,33 +109,42 @@ def _raise_if_failed(session: Session | AsyncSession, depth: int) -> None:
         raise TransactionError(message) from noted[1]
 
 
-def _note_if_uncontained(session: Session | AsyncSession, exc: BaseException, level: int) -> None:
-    """If ``exc`` (or an error it was raised while handling) is a failed
-    ``ROLLBACK TO SAVEPOINT``, the SAVEPOINT is gone together with the work
-    before it (a MariaDB deadlock rolls back the whole transaction): the
-    enclosing block, at ``level``, must not commit."""
+def _lost_savepoint(exc: BaseException) -> BaseException | None:
+    """When ``exc`` is (or was raised while handling) a failed ``ROLLBACK TO
+    SAVEPOINT``, the SAVEPOINT is gone together with the work before it (a
+    MariaDB deadlock rolls back the whole transaction). Returns the error
+    that took it (the deadlock), or the failed rollback itself; else ``None``."""
     seen: set[int] = set()
+    lost: BaseException | None = None
     error: BaseException | None = exc
     while error is not None and id(error) not in seen:
         seen.add(id(error))
-        statement = getattr(error, "statement", None) or ""
-        if isinstance(error, DBAPIError) and statement.lstrip().upper().startswith(
-            "ROLLBACK TO SAVEPOINT"
-        ):
-            note_uncontained_failure(session, error, level)
-            return
+        if isinstance(error, DBAPIError):
+            statement = (error.statement or "").lstrip().upper()
+            if statement.startswith("ROLLBACK TO SAVEPOINT"):
+                lost = lost or error
+            elif lost is not None:
+                return error
         error = error.__context__
+    return lost
 
 
 @contextmanager
 def _savepoint(session: Session, level: int) -> Iterator[None]:
-    """``session.begin_nested()``, noting a SAVEPOINT that cannot be undone."""
+    """``session.begin_nested()``; a SAVEPOINT that cannot be rolled back
+    dooms the block at ``level`` and surfaces as the error that destroyed it."""
     try:
         with session.begin_nested():
             yield
     except SQLAlchemyError as exc:
-        _note_if_uncontained(session, exc, level)
-        raise
+        lost = _lost_savepoint(exc)
+        if lost is None:
+            raise
+        note_uncontained_failure(session, lost, level)
+        error = lost
+    else:
+        return
+    raise error
 
 
 @asynccontextmanager
@@ -145,8 +154,14 @@ async def _a_savepoint(session: AsyncSession, level: int) -> AsyncIterator[None]
         async with session.begin_nested():
             yield
     except SQLAlchemyError as exc:
-        _note_if_uncontained(session, exc, level)
-        raise
+        lost = _lost_savepoint(exc)
+        if lost is None:
+            raise
+        note_uncontained_failure(session, lost, level)
+        error = lost
+    else:
+        return
+    raise error
 
 
 @contextmanager

@@ -11,6 +11,7 @@ session on its own connection, so only committed data counts.
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -31,6 +32,7 @@ from sqlmodel_crud_utils import (
     create_async_pooled_engine,
     in_transaction,
     transaction,
+    update_row,
 )
 from tests.legacy_helpers import S, legacy
 from tests.models_safety import Account
@@ -593,3 +595,55 @@ async def test_failed_legacy_read_in_a_nested_block_rolls_back_only_that_block(t
             await failing_inner()
         await tx.legacy("write_row", Account(email="eve@x.io"), S)
     assert set(tx.committed()) == {*BEFORE, "cat@x.io", "eve@x.io"}
+
+
+def test_deadlock_victim_inside_a_block_never_commits_half_its_work(backend: Any) -> None:
+    """Two blocks update the same two rows in opposite order; the database
+    picks a victim. PostgreSQL rolls back only the victim's SAVEPOINT, so
+    `update_row` reports ``(False, None)`` and the block goes on. MariaDB
+    rolls back the victim's whole transaction (the SAVEPOINT with it): the
+    block must then refuse to commit instead of committing what came after."""
+    if backend.name == "sqlite":
+        pytest.skip("SQLite serialises writers: no deadlock to lose")
+    backend.clean()
+    with Session(backend.engine, expire_on_commit=False) as seeding:
+        first, second = Account(email="a@x.io"), Account(email="b@x.io")
+        seeding.add_all([first, second])
+        seeding.commit()
+    both_locked = threading.Barrier(2, timeout=20)
+    outcomes: dict[str, Any] = {}
+
+    def work(name: str, ids: tuple[Any, Any], balances: tuple[int, int]) -> None:
+        with Session(backend.engine) as session:
+            try:
+                with transaction(session):
+                    ok, _ = update_row(ids[0], {"balance": balances[0]}, session, Account)
+                    both_locked.wait()
+                    done, _ = update_row(ids[1], {"balance": balances[1]}, session, Account)
+                    outcomes[name] = (ok, done)
+            except TransactionError as exc:
+                outcomes[name] = exc
+
+    threads = [
+        threading.Thread(target=work, args=("one", (first.id, second.id), (11, 12))),
+        threading.Thread(target=work, args=("two", (second.id, first.id), (22, 21))),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    winners = [name for name, outcome in outcomes.items() if outcome == (True, True)]
+    assert len(winners) == 1, outcomes
+    victim = outcomes["two" if winners == ["one"] else "one"]
+    if backend.name == "postgresql":
+        assert victim == (True, False)  # its first update stood and was committed
+    else:
+        assert isinstance(victim, TransactionError), victim
+        assert "failed earlier" in str(victim)
+        assert "deadlock" in str(victim.__cause__).lower()  # the real reason, not the savepoint
+    with Session(backend.engine) as fresh:
+        found = {a.email: a.balance for a in fresh.exec(select(Account)).all()}
+    # The winner wrote both rows last, whatever the victim managed before.
+    assert found == (
+        {"a@x.io": 11, "b@x.io": 12} if winners == ["one"] else {"a@x.io": 21, "b@x.io": 22}
+    )
