@@ -227,6 +227,13 @@ async def a_transaction(session: AsyncSession) -> AsyncIterator[AsyncSession]:
     A task cancelled inside the block has its work rolled back (and its
     connection returned to the pool) before the cancellation propagates.
 
+    The commit does not expire the session's objects (whatever the session's
+    ``expire_on_commit`` says): an expired attribute could only be reloaded
+    by a lazy load, which async code cannot do (``MissingGreenlet``). So rows
+    added in the block, or returned by the ``a_*`` legacy functions inside
+    it, stay readable after it, as they are after those functions outside a
+    block. Call ``await session.refresh(row)`` to re-read one.
+
     Example::
 
         async with a_transaction(session):
@@ -245,10 +252,20 @@ async def a_transaction(session: AsyncSession) -> AsyncIterator[AsyncSession]:
             yield session
             _raise_if_failed(session, depth)
             with translate_errors(_COMMIT_FAILED):
-                await session.commit()
+                await _commit_keeping_loaded(session)
         except BaseException:
             await session.rollback()
             raise
+
+
+async def _commit_keeping_loaded(session: AsyncSession) -> None:
+    sync_session = session.sync_session
+    expire = sync_session.expire_on_commit
+    sync_session.expire_on_commit = False
+    try:
+        await session.commit()
+    finally:
+        sync_session.expire_on_commit = expire
 
 
 @contextmanager

@@ -436,6 +436,20 @@ async def test_legacy_writes_in_a_successful_block_commit_together_at_its_end(tx
     assert tx.committed() == expected
 
 
+async def test_rows_returned_in_a_block_stay_readable_after_it(tx: Tx) -> None:
+    # Async: the block's commit must not expire them (no lazy load without a greenlet).
+    async with tx.block():
+        _, cat = await tx.legacy("write_row", Account(email="cat@x.io", balance=3), S)
+        _, rows = await tx.legacy("insert_data_rows", [Account(email="dan@x.io")], S)
+        _, ann = await tx.legacy("update_row", tx.id_of("ann@x.io"), {"balance": 4}, S, Account)
+        added = Account(email="eve@x.io", balance=5)
+        await tx.add(added)
+    assert (cat.email, cat.balance, cat.id) == ("cat@x.io", 3, tx.id_of("cat@x.io"))
+    assert [(row.email, row.id) for row in rows] == [("dan@x.io", tx.id_of("dan@x.io"))]
+    assert (ann.email, ann.balance) == ("ann@x.io", 4)
+    assert (added.email, added.balance) == ("eve@x.io", 5)
+
+
 async def test_legacy_writes_outside_a_block_commit_each_on_its_own(tx: Tx) -> None:
     await tx.legacy("write_row", Account(email="cat@x.io"), S)
     assert tx.committed() == {**BEFORE, "cat@x.io": 0}
