@@ -20,6 +20,7 @@ import pytest
 from sqlalchemy import delete, text
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
+from sqlalchemy.pool import NullPool
 from sqlmodel import Session, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -29,6 +30,7 @@ from sqlmodel_crud_utils import (
     RecordNotFoundError,
     TransactionError,
     a_transaction,
+    a_update_row,
     create_async_pooled_engine,
     in_transaction,
     transaction,
@@ -611,12 +613,37 @@ async def test_failed_legacy_read_in_a_nested_block_rolls_back_only_that_block(t
     assert set(tx.committed()) == {*BEFORE, "cat@x.io", "eve@x.io"}
 
 
-def test_deadlock_victim_inside_a_block_never_commits_half_its_work(backend: Any) -> None:
+async def _second_write(session: Any, row_id: Any, balance: int, how: str) -> bool:
+    """The write that may be picked as the deadlock victim: a legacy
+    `update_row`, or a `Q.update` in a nested block the caller catches."""
+    is_async = isinstance(session, AsyncSession)
+    if how == "legacy call":
+        args = (row_id, {"balance": balance}, session, Account)
+        ok, _ = await a_update_row(*args) if is_async else update_row(*args)
+        return bool(ok)
+    query = Q(Account).where(id=row_id)
+    try:
+        if is_async:
+            async with a_transaction(session):
+                await query.a_update(session, balance=balance)
+        else:
+            with transaction(session):
+                query.update(session, balance=balance)
+    except TransactionError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("how", ["legacy call", "nested block"])
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_deadlock_victim_inside_a_block_never_commits_half_its_work(
+    backend: Any, mode: str, how: str
+) -> None:
     """Two blocks update the same two rows in opposite order; the database
-    picks a victim. PostgreSQL rolls back only the victim's SAVEPOINT, so
-    `update_row` reports ``(False, None)`` and the block goes on. MariaDB
-    rolls back the victim's whole transaction (the SAVEPOINT with it): the
-    block must then refuse to commit instead of committing what came after."""
+    picks a victim. PostgreSQL rolls back only the victim's SAVEPOINT, so the
+    second write reports its failure and the block goes on. MariaDB rolls
+    back the victim's whole transaction (the SAVEPOINT with it): the block
+    must then refuse to commit rather than commit what came after."""
     if backend.name == "sqlite":
         pytest.skip("SQLite serialises writers: no deadlock to lose")
     backend.clean()
@@ -627,13 +654,28 @@ def test_deadlock_victim_inside_a_block_never_commits_half_its_work(backend: Any
     both_locked = threading.Barrier(2, timeout=20)
     outcomes: dict[str, Any] = {}
 
+    async def a_work(name: str, ids: tuple[Any, Any], balances: tuple[int, int]) -> None:
+        engine = create_async_pooled_engine(backend.async_url, poolclass=NullPool)
+        try:
+            async with AsyncSession(engine) as session, a_transaction(session):
+                ok, _ = await a_update_row(ids[0], {"balance": balances[0]}, session, Account)
+                both_locked.wait()  # this thread's own event loop: blocking it is fine
+                outcomes[name] = (ok, await _second_write(session, ids[1], balances[1], how))
+        except TransactionError as exc:
+            outcomes[name] = exc
+        finally:
+            await engine.dispose()
+
     def work(name: str, ids: tuple[Any, Any], balances: tuple[int, int]) -> None:
+        if mode == "async":
+            asyncio.run(a_work(name, ids, balances))
+            return
         with Session(backend.engine) as session:
             try:
                 with transaction(session):
                     ok, _ = update_row(ids[0], {"balance": balances[0]}, session, Account)
                     both_locked.wait()
-                    done, _ = update_row(ids[1], {"balance": balances[1]}, session, Account)
+                    done = asyncio.run(_second_write(session, ids[1], balances[1], how))
                     outcomes[name] = (ok, done)
             except TransactionError as exc:
                 outcomes[name] = exc
