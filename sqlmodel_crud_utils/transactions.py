@@ -114,19 +114,21 @@ def _lost_savepoint(exc: BaseException) -> BaseException | None:
     SAVEPOINT``, the SAVEPOINT is gone together with the work before it (a
     MariaDB deadlock rolls back the whole transaction). Returns the error
     that took it (the deadlock), or the failed rollback itself; else ``None``."""
-    seen: set[int] = set()
-    lost: BaseException | None = None
-    error: BaseException | None = exc
-    while error is not None and id(error) not in seen:
-        seen.add(id(error))
-        if isinstance(error, DBAPIError):
-            statement = (error.statement or "").lstrip().upper()
-            if statement.startswith("ROLLBACK TO SAVEPOINT"):
-                lost = lost or error
-            elif lost is not None:
-                return error
-        error = error.__context__
-    return lost
+    chain: list[BaseException] = [exc]
+    for error in chain:  # every error linked by __cause__ / __context__, nearest first
+        for linked in (error.__cause__, error.__context__):
+            if linked is not None and all(linked is not seen for seen in chain):
+                chain.append(linked)
+    database_errors = [error for error in chain if isinstance(error, DBAPIError)]
+    lost = [e for e in database_errors if _statement(e).startswith("ROLLBACK TO SAVEPOINT")]
+    if not lost:
+        return None
+    reasons = [e for e in database_errors if "SAVEPOINT" not in _statement(e)]
+    return reasons[0] if reasons else lost[0]
+
+
+def _statement(error: DBAPIError) -> str:
+    return (error.statement or "").lstrip().upper()
 
 
 @contextmanager

@@ -615,26 +615,34 @@ async def test_failed_legacy_read_in_a_nested_block_rolls_back_only_that_block(t
 
 async def _second_write(session: Any, row_id: Any, balance: int, how: str) -> bool:
     """The write that may be picked as the deadlock victim: a legacy
-    `update_row`, or a `Q.update` in a nested block the caller catches."""
+    `update_row`, a `Q.update` in a nested block the caller catches, or a
+    legacy `update_row` in such a nested block."""
     is_async = isinstance(session, AsyncSession)
-    if how == "legacy call":
+
+    async def write() -> bool:
+        if how == "nested block":
+            query = Q(Account).where(id=row_id)
+            await query.a_update(session, balance=balance) if is_async else query.update(
+                session, balance=balance
+            )
+            return True
         args = (row_id, {"balance": balance}, session, Account)
         ok, _ = await a_update_row(*args) if is_async else update_row(*args)
         return bool(ok)
-    query = Q(Account).where(id=row_id)
+
+    if how == "legacy call":
+        return await write()
     try:
         if is_async:
             async with a_transaction(session):
-                await query.a_update(session, balance=balance)
-        else:
-            with transaction(session):
-                query.update(session, balance=balance)
+                return await write()
+        with transaction(session):
+            return await write()
     except TransactionError:
         return False
-    return True
 
 
-@pytest.mark.parametrize("how", ["legacy call", "nested block"])
+@pytest.mark.parametrize("how", ["legacy call", "nested block", "legacy call in nested block"])
 @pytest.mark.parametrize("mode", ["sync", "async"])
 def test_deadlock_victim_inside_a_block_never_commits_half_its_work(
     backend: Any, mode: str, how: str
