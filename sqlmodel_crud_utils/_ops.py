@@ -20,7 +20,7 @@ from typing import Any, cast
 
 from sqlalchemy import Integer, Table, insert, inspect, tuple_
 from sqlalchemy.dialects import mysql, postgresql, sqlite
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Mapper, Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -36,7 +36,7 @@ from .mixins import (
     utc_now,
 )
 from .query import Q, SoftMode
-from .transactions import in_transaction, unit_of_work
+from .transactions import in_transaction, note_uncontained_failure, unit_of_work
 
 __all__ = [
     "bulk_upsert_mappings",
@@ -60,14 +60,18 @@ _ROWS_PER_STATEMENT = 1000
 
 @contextmanager
 def read_scope(session: Session) -> Iterator[None]:
-    """Roll the session back after a database error in a read (outside a
-    `transaction` block), so the next call on it works (PostgreSQL refuses
-    every statement in an aborted transaction)."""
+    """Roll the session back after a database error in a read, so the next
+    call on it works (PostgreSQL refuses every statement in an aborted
+    transaction). Inside a `transaction` block the error is noted instead:
+    the block then rolls back on exit rather than committing a transaction
+    the database may already have aborted."""
     try:
         yield
-    except SQLAlchemyError:
+    except SQLAlchemyError as exc:
         if not in_transaction(session):
             session.rollback()
+        elif isinstance(exc, DBAPIError):
+            note_uncontained_failure(session, exc)
         raise
 
 
@@ -99,10 +103,6 @@ def _loaded(session: Session, rows: Sequence[Any]) -> None:
         state = inspect(row)
         if state.persistent and state.expired_attributes:
             session.refresh(row)
-
-
-def _commits(session: Session) -> bool:
-    return not in_transaction(session)
 
 
 # ---------------------------------------------------------------- lookups

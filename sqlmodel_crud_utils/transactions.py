@@ -27,6 +27,14 @@ exception with ``raise_on_error=True``), leaving the block's earlier work
 intact. Do not call ``session.commit()`` inside a block: it would end the
 block's transaction early.
 
+No silent half-commits: a database error that a legacy function reports as
+its failure value but that its transaction may not survive (a failed legacy
+*read*, which runs without a SAVEPOINT: PostgreSQL then refuses every further
+statement and turns the final COMMIT into a silent ROLLBACK; or a write whose
+SAVEPOINT is gone, as after a MariaDB deadlock, which rolls back the whole
+transaction) is remembered, and the block it happened in rolls back on exit
+and raises `TransactionError` instead of committing.
+
 SQLite note: the ``pysqlite``/``aiosqlite`` drivers defer ``BEGIN``, so a
 SAVEPOINT opened before the first write is not inside any transaction and
 its release commits. Engines made with `create_pooled_engine` /
@@ -39,16 +47,23 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from .exceptions import TransactionError, translate_errors
 
-__all__ = ["a_transaction", "in_transaction", "transaction", "unit_of_work"]
+__all__ = [
+    "a_transaction",
+    "in_transaction",
+    "note_uncontained_failure",
+    "transaction",
+    "unit_of_work",
+]
 
 _DEPTH = "sqlmodel_crud_utils.transaction_depth"
+_FAILURE = "sqlmodel_crud_utils.uncontained_failure"
 _DATABASE_ERRORS = (DBAPIError, StaleDataError)
 _COMMIT_FAILED = "commit failed, transaction rolled back"
 
@@ -64,11 +79,99 @@ def in_transaction(session: Session | AsyncSession) -> bool:
     return bool(session.info.get(_DEPTH, 0))
 
 
+def note_uncontained_failure(
+    session: Session | AsyncSession, error: BaseException, level: int | None = None
+) -> None:
+    """Remember a database error, swallowed inside a block, that the block's
+    transaction may not have survived (internal; used by the legacy layer).
+
+    The block at nesting ``level`` (default: the innermost open block) then
+    rolls back on exit and raises `TransactionError` instead of committing.
+    Outside any block this does nothing.
+
+    Example:
+        >>> from sqlalchemy.orm import Session
+        >>> note_uncontained_failure(Session(), RuntimeError("lost"))  # no block: ignored
+    """
+    level = session.info.get(_DEPTH, 0) if level is None else level
+    noted = session.info.get(_FAILURE)
+    if level and (noted is None or level < noted[0]):
+        session.info[_FAILURE] = (level, error)
+
+
+def _raise_if_failed(session: Session | AsyncSession, depth: int) -> None:
+    """Called where the block at ``depth + 1`` would commit or release: refuse
+    if an uncontained failure happened inside it."""
+    noted = session.info.get(_FAILURE)
+    if noted is not None and noted[0] > depth:
+        undone = "savepoint" if depth else "transaction"
+        message = f"{undone} rolled back: a statement in the block failed earlier: {noted[1]}"
+        raise TransactionError(message) from noted[1]
+
+
+def _lost_savepoint(exc: BaseException) -> BaseException | None:
+    """When ``exc`` is (or was raised while handling) a failed ``ROLLBACK TO
+    SAVEPOINT``, the SAVEPOINT is gone together with the work before it (a
+    MariaDB deadlock rolls back the whole transaction). Returns the error
+    that took it (the deadlock), or the failed rollback itself; else ``None``."""
+    chain: list[BaseException] = [exc]
+    for error in chain:  # every error linked by __cause__ / __context__, nearest first
+        for linked in (error.__cause__, error.__context__):
+            if linked is not None and all(linked is not seen for seen in chain):
+                chain.append(linked)
+    database_errors = [error for error in chain if isinstance(error, DBAPIError)]
+    lost = [e for e in database_errors if _statement(e).startswith("ROLLBACK TO SAVEPOINT")]
+    if not lost:
+        return None
+    reasons = [e for e in database_errors if "SAVEPOINT" not in _statement(e)]
+    return reasons[0] if reasons else lost[0]
+
+
+def _statement(error: DBAPIError) -> str:
+    return (error.statement or "").lstrip().upper()
+
+
+@contextmanager
+def _savepoint(session: Session, level: int) -> Iterator[None]:
+    """``session.begin_nested()``; a SAVEPOINT that cannot be rolled back
+    dooms the block at ``level`` and surfaces as the error that destroyed it."""
+    try:
+        with session.begin_nested():
+            yield
+    except SQLAlchemyError as exc:
+        lost = _lost_savepoint(exc)
+        if lost is None:
+            raise
+        note_uncontained_failure(session, lost, level)
+        error = lost
+    else:
+        return
+    raise error
+
+
+@asynccontextmanager
+async def _a_savepoint(session: AsyncSession, level: int) -> AsyncIterator[None]:
+    """Async twin of `_savepoint`."""
+    try:
+        async with session.begin_nested():
+            yield
+    except SQLAlchemyError as exc:
+        lost = _lost_savepoint(exc)
+        if lost is None:
+            raise
+        note_uncontained_failure(session, lost, level)
+        error = lost
+    else:
+        return
+    raise error
+
+
 @contextmanager
 def _block(session: Session | AsyncSession) -> Iterator[int]:
     """What `transaction` and `a_transaction` share: the nesting depth (yields
-    the depth outside this block, ``0`` for the outermost) and the translation
-    of database errors leaving the block."""
+    the depth outside this block, ``0`` for the outermost), the translation
+    of database errors leaving the block, and forgetting the failures noted
+    inside it once it is over."""
     depth: int = session.info.get(_DEPTH, 0)
     session.info[_DEPTH] = depth + 1
     try:
@@ -78,6 +181,9 @@ def _block(session: Session | AsyncSession) -> Iterator[int]:
         raise TransactionError(f"{undone} rolled back: {exc}") from exc
     finally:
         session.info[_DEPTH] = depth
+        noted = session.info.get(_FAILURE)
+        if noted is not None and noted[0] > depth:
+            del session.info[_FAILURE]
 
 
 @contextmanager
@@ -102,11 +208,13 @@ def transaction(session: Session) -> Iterator[Session]:
         raise TypeError("transaction() needs a sync Session; use a_transaction() for AsyncSession")
     with _block(session) as depth:
         if depth:
-            with session.begin_nested():
+            with _savepoint(session, depth):
                 yield session
+                _raise_if_failed(session, depth)
             return
         try:
             yield session
+            _raise_if_failed(session, depth)
             with translate_errors(_COMMIT_FAILED):
                 session.commit()
         except BaseException:
@@ -121,6 +229,13 @@ async def a_transaction(session: AsyncSession) -> AsyncIterator[AsyncSession]:
     A task cancelled inside the block has its work rolled back (and its
     connection returned to the pool) before the cancellation propagates.
 
+    The commit does not expire the session's objects (whatever the session's
+    ``expire_on_commit`` says): an expired attribute could only be reloaded
+    by a lazy load, which async code cannot do (``MissingGreenlet``). So rows
+    added in the block, or returned by the ``a_*`` legacy functions inside
+    it, stay readable after it, as they are after those functions outside a
+    block. Call ``await session.refresh(row)`` to re-read one.
+
     Example::
 
         async with a_transaction(session):
@@ -131,16 +246,28 @@ async def a_transaction(session: AsyncSession) -> AsyncIterator[AsyncSession]:
         raise TypeError("a_transaction() needs an AsyncSession; use transaction() for Session")
     with _block(session) as depth:
         if depth:
-            async with session.begin_nested():
+            async with _a_savepoint(session, depth):
                 yield session
+                _raise_if_failed(session, depth)
             return
         try:
             yield session
+            _raise_if_failed(session, depth)
             with translate_errors(_COMMIT_FAILED):
-                await session.commit()
+                await _commit_keeping_loaded(session)
         except BaseException:
             await session.rollback()
             raise
+
+
+async def _commit_keeping_loaded(session: AsyncSession) -> None:
+    sync_session = session.sync_session
+    expire = sync_session.expire_on_commit
+    sync_session.expire_on_commit = False
+    try:
+        await session.commit()
+    finally:
+        sync_session.expire_on_commit = expire
 
 
 @contextmanager
@@ -149,10 +276,12 @@ def unit_of_work(session: Session) -> Iterator[None]:
 
     Outside a `transaction` block the write commits on success and rolls
     back on failure, as in v0.1. Inside one it runs in a SAVEPOINT and only
-    flushes, so a failure undoes just this write.
+    flushes, so a failure undoes just this write (a SAVEPOINT that cannot
+    be rolled back dooms the block, see `note_uncontained_failure`).
     """
-    if in_transaction(session):
-        with session.begin_nested():
+    level: int = session.info.get(_DEPTH, 0)
+    if level:
+        with _savepoint(session, level):
             yield
         return
     try:

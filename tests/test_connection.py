@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from sqlalchemy import Engine, text
@@ -23,11 +23,21 @@ from sqlalchemy.pool import (
 from sqlmodel import Session, SQLModel, func, select
 
 from sqlmodel_crud_utils import (
+    BulkOperationError,
     Q,
     TransactionError,
+    bulk_upsert_mappings,
     create_async_pooled_engine,
     create_pooled_engine,
+    delete_row,
+    get_one_or_create,
+    get_row,
+    get_rows,
+    get_rows_within_id_list,
+    insert_data_rows,
     transaction,
+    update_row,
+    write_row,
 )
 from tests.models_safety import Account
 
@@ -210,58 +220,123 @@ def server_engine(backend: Any) -> Iterator[Engine]:
     engine.dispose()
 
 
-def _retry_on_deadlock(session: Session, write: Callable[[], None]) -> None:
-    """Run ``write`` in a transaction block; a deadlock victim retries (what
-    InnoDB asks for: its gap locks make concurrent insert/delete deadlock)."""
+def _is_deadlock(exc: BaseException) -> bool:
+    error: BaseException | None = exc
+    while error is not None:
+        if "deadlock" in str(error).lower():
+            return True
+        error = error.__cause__ or error.__context__
+    return False
+
+
+def _retry_on_deadlock(write: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """``write(*args, **kwargs)``: one legacy write with ``raise_on_error=True``
+    (which commits or rolls back on its own) or a whole `transaction` block;
+    a deadlock victim is retried with a jittered backoff.
+
+    This is what InnoDB asks for ("try restarting transaction"): its gap
+    locks on the ``owner`` index make concurrent inserts and deletes of
+    neighbouring keys deadlock, and the victim's whole transaction is rolled
+    back, so the write is safe to run again. PostgreSQL rarely needs it here
+    (each thread writes only its own rows).
+    """
     for attempt in range(10):
         try:
-            with transaction(session):
-                write()
-            return
-        except TransactionError as exc:
-            if "deadlock" not in str(exc.__cause__).lower():
+            return write(*args, **kwargs)
+        except (TransactionError, BulkOperationError) as exc:
+            if not _is_deadlock(exc):
                 raise
-            time.sleep(random.uniform(0, 0.005 * 2**attempt))  # jittered backoff
+            time.sleep(random.uniform(0, 0.005 * 2**attempt))
     raise AssertionError("still deadlocked after 10 attempts")
 
 
+def _insert_pair(session: Session, rows: list[Account]) -> Any:
+    with transaction(session):  # a partial failure undoes both rows
+        return insert_data_rows(rows, session, raise_on_error=True)
+
+
+def _swap(session: Session, new: Account, gone_id: int) -> Account:
+    with transaction(session):  # two legacy writes, one commit
+        _, row = write_row(new, session, raise_on_error=True)
+        delete_row(gone_id, session, Account, raise_on_error=True)
+    return cast(Account, row)
+
+
 def _mixed_operations(engine: Engine, owner: int) -> dict[str, int]:
-    """100 operations through one session, each write its own transaction;
-    returns the email -> balance this thread expects to find at the end."""
+    """100 legacy operations through one session: writes outside a block
+    (each commits on its own), writes inside `transaction` blocks, and reads
+    checking what this thread wrote. Returns the email -> balance this
+    thread expects to find at the end."""
     expected: dict[str, int] = {}
-    mine = Q(Account).where(owner=owner)
+    ids: dict[str, int] = {}  # email -> id of this thread's live rows, oldest first
+    last_created = ""
+    raising = {"raise_on_error": True}
+
+    def email_of(i: int, suffix: str = "") -> str:
+        return f"{owner}-{i}{suffix}@x.io"
+
     with Session(engine) as session:
         for i in range(OPERATIONS):
-            step = i % 5
-            email = f"{owner}-{i}@x.io"
+            step, email, oldest = i % 10, email_of(i), next(iter(ids), "")
             if step == 0:
-                row = Account(email=email, owner=owner)
-                _retry_on_deadlock(session, lambda: session.add(row))  # noqa: B023
-                expected[email] = 0
+                new = Account(email=email, owner=owner)
+                ok, row = _retry_on_deadlock(write_row, new, session, **raising)
+                assert ok is True
+                ids[email], expected[email] = row.id, 0
             elif step == 1:
-                _retry_on_deadlock(session, lambda: mine.update(session, balance=i))  # noqa: B023
-                expected = dict.fromkeys(expected, i)
+                found, row = get_row(ids[email_of(i - 1)], session, Account)
+                assert (found, row.email) == (True, email_of(i - 1))
+                session.rollback()  # end the read's transaction: its connection goes back
             elif step == 2:
-                assert mine.count(session) == len(expected)
-                assert {a.email for a in mine.all(session)} == set(expected)
-                session.rollback()
+                target = email_of(i - 2)
+                changes = {"balance": i}
+                ok, row = _retry_on_deadlock(
+                    update_row, ids[target], changes, session, Account, **raising
+                )
+                assert (ok, row.balance) == (True, i)
+                expected[target] = i
             elif step == 3:
-                oldest = min(expected, key=lambda e: int(e.split("-")[1].split("@")[0]))
-
-                def add_and_delete() -> None:
-                    session.add(Account(email=email, owner=owner, balance=i))  # noqa: B023
-                    assert Q(Account).where(email=oldest).delete(session) == 1  # noqa: B023
-
-                _retry_on_deadlock(session, add_and_delete)  # two writes, one commit
-                del expected[oldest]
-                expected[email] = i
+                found, rows = get_rows(session, Account, owner=owner, page_size=OPERATIONS)
+                assert {row.email: row.balance for row in rows} == expected
+                session.rollback()
+            elif step == 4:
+                row, existed = _retry_on_deadlock(
+                    get_one_or_create, session, Account, {"owner": owner}, email=email, **raising
+                )
+                assert existed is False
+                ids[email], expected[email], last_created = row.id, 0, email
+            elif step == 5:
+                row, existed = get_one_or_create(session, Account, email=last_created)
+                assert (existed, row.id) == (True, ids[last_created])
+                session.rollback()
+            elif step == 6:
+                assert _retry_on_deadlock(delete_row, ids[oldest], session, Account, **raising)
+                del ids[oldest], expected[oldest]
+            elif step == 7:
+                pair = [Account(email=email_of(i, s), owner=owner) for s in ("a", "b")]
+                ok, rows = _retry_on_deadlock(_insert_pair, session, pair)
+                assert ok is True
+                for row in rows:
+                    ids[row.email], expected[row.email] = row.id, 0
+            elif step == 8:
+                upsert = [{"id": ids[oldest], "email": oldest, "owner": owner, "balance": i}]
+                ok, rows = _retry_on_deadlock(
+                    bulk_upsert_mappings, upsert, session, Account, **raising
+                )
+                assert [(row.email, row.balance) for row in rows] == [(oldest, i)]
+                expected[oldest] = i
             else:
-                assert mine.where(balance__gte=0).exists(session) == bool(expected)
+                new = Account(email=email, owner=owner, balance=i)
+                row = _retry_on_deadlock(_swap, session, new, ids[oldest])
+                del ids[oldest], expected[oldest]
+                ids[email], expected[email] = row.id, i
+                found, rows = get_rows_within_id_list(list(ids.values()), session, Account)
+                assert sorted(row.email for row in rows) == sorted(expected)
                 session.rollback()
     return expected
 
 
-def test_32_threads_of_mixed_operations_through_a_small_pool(server_engine: Engine) -> None:
+def test_32_threads_of_mixed_legacy_operations_through_a_small_pool(server_engine: Engine) -> None:
     with ThreadPoolExecutor(max_workers=THREADS) as executor:
         futures = [executor.submit(_mixed_operations, server_engine, t) for t in range(THREADS)]
         expected: dict[str, int] = {}
@@ -270,7 +345,7 @@ def test_32_threads_of_mixed_operations_through_a_small_pool(server_engine: Engi
     with Session(server_engine) as session:
         found = {a.email: a.balance for a in session.exec(select(Account)).all()}
     assert found == expected
-    assert len(found) == THREADS * (OPERATIONS // 5)  # one net insert per 5 operations
+    assert len(found) == THREADS * 3 * (OPERATIONS // 10)  # three net inserts per 10 operations
     assert server_engine.pool.checkedout() == 0  # type: ignore[attr-defined]
 
 

@@ -31,11 +31,6 @@ class _SyncBlock:
 
 
 async def test_a_failing_block_leaves_no_trace_of_legacy_writes(db):
-    if db.name == "sqlite":
-        pytest.skip(
-            "pysqlite's default BEGIN handling releases savepoints as commits; "
-            "engines from create_pooled_engine fix it (transactions.py)"
-        )
     tag = db.seed(LegacyTag(name="a", note="before"))[0]
 
     async def writes_then_fails():
