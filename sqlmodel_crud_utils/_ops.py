@@ -152,8 +152,8 @@ def write_row(session: Session, row: Any) -> Any:
     with _write_scope(session):
         session.add(row)
         session.flush()
-    _loaded(session, [row])
-    call_hooks(model, "after_create", row)
+        _loaded(session, [row])
+        call_hooks(model, "after_create", row)
     return row
 
 
@@ -186,8 +186,8 @@ def _apply_update(session: Session, row: Any, data: dict[str, Any]) -> Any:
         for key, value in values.items():
             setattr(row, key, value)
         session.flush()
-    _loaded(session, [row])
-    call_hooks(type(row), "after_update", row)
+        _loaded(session, [row])
+        call_hooks(type(row), "after_update", row)
     return row
 
 
@@ -207,7 +207,7 @@ def delete_row(
     with _write_scope(session):
         session.delete(row)
         session.flush()
-    call_hooks(type(row), "after_delete", row)
+        call_hooks(type(row), "after_delete", row)
     return row
 
 
@@ -220,8 +220,8 @@ def soft_delete_row(session: Session, model: type[Any], id_value: Any, pk_field:
     with _write_scope(session):
         row.soft_delete()
         session.flush()
-    _loaded(session, [row])
-    call_hooks(type(row), "after_delete", row)
+        _loaded(session, [row])
+        call_hooks(type(row), "after_delete", row)
     return row
 
 
@@ -279,8 +279,8 @@ def get_one_or_create(
                 _refuse_deleted_twin(session, model, values, include_deleted, exc)
                 raise
             return winner, True
-    _loaded(session, [created])
-    call_hooks(model, "after_create", created)
+        _loaded(session, [created])
+        call_hooks(model, "after_create", created)
     return created, False
 
 
@@ -423,7 +423,7 @@ def _sqlite_insert_group(
 
 def insert_data_rows(session: Session, rows: Sequence[Any]) -> list[Any]:
     """Insert ``rows`` in batches (fires ``before_create`` for every row
-    first, ``after_create`` for each written row).
+    first, ``after_create`` for each written row before the commit).
 
     When the batch fails it is rolled back and each row is retried on its
     own; if any row still fails, `BulkOperationError` is raised whose
@@ -437,21 +437,21 @@ def insert_data_rows(session: Session, rows: Sequence[Any]) -> list[Any]:
     try:
         with _write_scope(session, bulk=True):
             _bulk_insert(session, rows)
+            _loaded(session, rows)
+            for row in rows:
+                call_hooks(type(row), "after_create", row)
+            return rows
     except SQLAlchemyError as batch_error:
         for row, original in zip(rows, keys, strict=True):
             _reset_transient(session, row, original)
         succeeded, errors = _insert_one_by_one(session, rows)
+        # the retry commits as it goes: its after_create hooks run after it
+        for row in succeeded:
+            call_hooks(type(row), "after_create", row)
         if errors:
-            for row in succeeded:
-                call_hooks(type(row), "after_create", row)
             error = BulkOperationError(len(rows), len(errors), errors, succeeded)
             raise error from errors[0]["exception"] or batch_error
-        rows = succeeded
-    else:
-        _loaded(session, rows)
-    for row in rows:
-        call_hooks(type(row), "after_create", row)
-    return rows
+        return succeeded
 
 
 def _identity_values(row: Any) -> dict[str, Any]:
@@ -492,6 +492,10 @@ def _insert_one_by_one(session: Session, rows: list[Any]) -> tuple[list[Any], li
     _loaded(session, succeeded)
     return succeeded, errors
 
+
+#: ORM bulk INSERTs leave ``None`` values out (so server defaults apply);
+#: an upsert writes what the mapping says, NULL included.
+_NULLS_AS_GIVEN = {"render_nulls": True}
 
 _UPSERT_INSERTS = {
     "sqlite": sqlite.insert,
@@ -546,11 +550,11 @@ def bulk_upsert_mappings(
                         session.scalars(
                             stmt.returning(model),
                             chunk,
-                            execution_options={"populate_existing": True},
+                            execution_options={"populate_existing": True, **_NULLS_AS_GIVEN},
                         ).all()
                     )
                 else:
-                    session.execute(stmt, chunk)
+                    session.execute(stmt, chunk, execution_options=_NULLS_AS_GIVEN)
                     rows.extend(_reselect(session, model, key_columns, key_fields, chunk))
     return rows
 
@@ -602,7 +606,12 @@ def _upsert_statement(
             )
         return stmt.on_duplicate_key_update(audit_update_values(model, changes))
     if not updated:
-        return stmt.on_conflict_do_nothing(index_elements=key_columns)
+        # a no-op update rather than DO NOTHING, so RETURNING reports the
+        # existing rows too
+        first = key_fields[0]
+        return stmt.on_conflict_do_update(
+            index_elements=key_columns, set_={first: stmt.excluded[first]}
+        )
     changes = {name: stmt.excluded[name] for name in updated}
     return stmt.on_conflict_do_update(
         index_elements=key_columns, set_=audit_update_values(model, changes)

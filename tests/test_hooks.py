@@ -155,6 +155,32 @@ async def test_a_raising_before_hook_aborts_with_nothing_written(db):
     assert [(row.name, row.note) for row in stored(db, LegacyTag)] == [("a", "original")]
 
 
+class LateVeto:
+    def after_create(self, instance):
+        raise PermissionError("refused after create")
+
+    def after_update(self, instance):
+        raise PermissionError("refused after update")
+
+    def after_delete(self, instance):
+        raise PermissionError("refused after delete")
+
+
+async def test_a_raising_after_hook_undoes_the_write(db):
+    tag = db.seed(LegacyTag(name="a", note="original"))[0]
+    register_hook(LegacyTag, LateVeto())
+    assert await legacy(db, "write_row", LegacyTag(name="b"), S) == (False, None)
+    ok, _ = await legacy(db, "insert_data_rows", [LegacyTag(name="c"), LegacyTag(name="e")], S)
+    assert ok is False
+    assert await legacy(db, "get_one_or_create", S, LegacyTag, name="d") == (None, False)
+    assert await legacy(db, "update_row", tag.id, {"note": "x"}, S, LegacyTag) == (False, None)
+    assert await legacy(db, "delete_row", tag.id, S, LegacyTag) is False
+    with pytest.raises(PermissionError, match="after update"):
+        await legacy(db, "update_row", tag.id, {"note": "x"}, S, LegacyTag, raise_on_error=True)
+    await db.commit()
+    assert [(row.name, row.note) for row in stored(db, LegacyTag)] == [("a", "original")]
+
+
 async def test_hooks_on_a_base_class_apply_to_subclasses(db):
     hook = Recorder()
     register_hook(object, hook)

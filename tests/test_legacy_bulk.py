@@ -44,6 +44,30 @@ async def test_upsert_only_updates_the_fields_given(db):
     assert (row.name, row.note, row.status) == ("a", "keep", "done")
 
 
+async def test_upsert_writes_none_as_null(db):
+    """A None in a mapping is written as NULL, not left out of the INSERT
+    (which would apply the column's server default instead)."""
+    tag = db.seed(LegacyTag(name="a", status="done"))[0]
+    payload = [
+        {"id": tag.id, "name": "a", "status": None},
+        {"id": tag.id + 100, "name": "b", "status": None},
+    ]
+    ok, rows = await legacy(db, "bulk_upsert_mappings", payload, S, LegacyTag)
+    assert ok
+    assert sorted((row.name, row.status) for row in rows) == [("a", None), ("b", None)]
+    assert [(row.name, row.status) for row in stored(db, LegacyTag)] == [("a", None), ("b", None)]
+
+
+async def test_upsert_of_key_only_mappings_returns_existing_rows_too(db):
+    db.seed(LegacyScore(player="ann", game="chess", points=7))
+    payload = [{"player": "ann", "game": "chess"}, {"player": "bob", "game": "go"}]
+    ok, rows = await legacy(
+        db, "bulk_upsert_mappings", payload, S, LegacyScore, pk_fields=["player", "game"]
+    )
+    assert ok
+    assert sorted((row.player, row.points) for row in rows) == [("ann", 7), ("bob", 0)]
+
+
 async def test_upsert_composite_key_and_repeated_keys(db):
     db.seed(LegacyScore(player="ann", game="chess", points=1))
     payload = [
