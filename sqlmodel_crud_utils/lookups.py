@@ -22,6 +22,7 @@ import datetime as dt
 import decimal
 import enum
 import functools
+import math
 import re
 import uuid
 from collections.abc import Callable, Iterable
@@ -32,6 +33,7 @@ from sqlalchemy import ColumnElement, and_, false, inspect
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import InstrumentedAttribute, Mapper, RelationshipProperty
 from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.elements import ClauseElement
 from sqlalchemy.sql.expression import ColumnElement as _ColumnElement
 from sqlalchemy.sql.visitors import InternalTraversal
 from sqlalchemy.types import (
@@ -97,6 +99,14 @@ _TEXT_OPERATORS = frozenset(
         "match",
     }
 )
+
+#: Values accepted for a column of a Python type, beyond its own instances.
+_ACCEPTED: dict[type[Any], tuple[type[Any], ...]] = {
+    int: (int, float, decimal.Decimal),
+    float: (int, float, decimal.Decimal),
+    decimal.Decimal: (int, float, decimal.Decimal),
+    dt.datetime: (dt.date,),
+}
 
 _TRUE_WORDS = frozenset({"1", "true", "t", "yes", "y", "on"})
 _FALSE_WORDS = frozenset({"0", "false", "f", "no", "n", "off"})
@@ -248,26 +258,37 @@ class Lookup:
         return _aware_utc(coerced) if self.timezone else _naive_utc(coerced)
 
     def _check_storable(self, value: Any) -> None:
-        """Refuse values no backend can compare with the column: integers
-        beyond its range and text with NUL characters (PostgreSQL rejects
-        them), so they are a `QueryError` instead of a driver error."""
-        if isinstance(value, str):
-            if "\x00" in value:
-                raise QueryError(
-                    f"value for '{self.key}' contains a NUL character",
-                    model=self.model,
-                    key=self.key,
-                    value=value,
-                )
+        """Refuse a value the column cannot be compared with on every backend
+        (so it is a `QueryError`, not a driver error): a value of the wrong
+        type (a list, a dict, text for a number ...; any number fits a numeric
+        column, a date fits a date-time one), a NaN or infinite float, an
+        integer beyond the column's range, or text with a NUL character
+        (PostgreSQL rejects it). ``None`` and SQL expressions pass."""
+        if (
+            value is None
+            or isinstance(value, ClauseElement)
+            or hasattr(value, "__clause_element__")
+        ):
+            return
+        problem = None
+        expected = self.python_type
+        if isinstance(value, str) and "\x00" in value:
+            problem = "contains a NUL character"
+        elif isinstance(value, float) and not math.isfinite(value):
+            problem = "is not a finite number"
+        elif expected is not None and not isinstance(value, _ACCEPTED.get(expected, expected)):
+            problem = f"must be {expected.__name__}, got {type(value).__name__}"
         elif self.int_range is not None and isinstance(value, int) and not isinstance(value, bool):
             low, high = self.int_range
             if not low <= value <= high:
-                raise QueryError(
-                    f"value for '{self.key}' is out of range ({low} to {high}), got {value}",
-                    model=self.model,
-                    key=self.key,
-                    value=value,
-                )
+                problem = f"is out of range ({low} to {high})"
+        if problem is not None:
+            raise QueryError(
+                f"value {value!r} for '{self.key}' {problem}",
+                model=self.model,
+                key=self.key,
+                value=value,
+            )
 
     def clause(
         self, value: Any, related_criteria: RelatedCriteria | None = None
@@ -516,7 +537,10 @@ def _parse(python_type: type[Any], text: str) -> Any:
     if python_type is int:
         return int(text)
     if python_type is float:
-        return float(text)
+        real = float(text)
+        if not math.isfinite(real):
+            raise ValueError(text)
+        return real
     if python_type is decimal.Decimal:
         number = decimal.Decimal(text)
         if not number.is_finite():

@@ -214,3 +214,28 @@ async def test_forged_cursor_error_names_the_model(db):
     assert str(info.value).startswith("Hero: invalid or stale cursor")
     assert info.value.model is Hero
     assert info.value.key == "cursor"
+
+
+@pytest.mark.parametrize(
+    ("lookups", "key"),
+    [
+        ({"id": [1, 2]}, "id"),
+        ({"id__gt": {"a": 1}}, "id__gt"),
+        ({"id__in": [[1]]}, "id__in"),
+        ({"name": 5}, "name"),
+        ({"is_active": "maybe"}, "is_active"),
+        ({"rating__gt": "nan"}, "rating__gt"),
+        ({"rating__lt": float("inf")}, "rating__lt"),
+        ({"born": 20240101}, "born"),
+    ],
+)
+async def test_values_of_the_wrong_type_raise_query_error(db, lookups, key):
+    """JSON-ish filters (lists, dicts, numbers for text) would be driver
+    errors; they are refused with the model and key named."""
+    db.seed(Hero(name="a", age=1, rating=2.5))
+    with pytest.raises(QueryError) as info:
+        Q(Hero).where(**lookups)
+    assert info.value.key == key
+    assert str(info.value).startswith("Hero: ")
+    # what does fit is accepted: any number for a numeric column
+    assert await db.run(Q(Hero).where(rating__gt=2, age__lt=1.5), "count") == 1
