@@ -38,6 +38,9 @@ __all__ = ["CursorPage", "Page", "decode_cursor", "encode_cursor"]
 
 T = TypeVar("T")
 
+#: Longest cursor accepted (and issued): about 6 KB of sort-key values.
+MAX_CURSOR_LENGTH = 8192
+
 
 class Page(BaseModel, Generic[T]):
     """One page of an offset-paginated query (`Q.paginate`).
@@ -117,7 +120,7 @@ def _checksum(signature: str, payload: str) -> str:
     return base64.urlsafe_b64encode(digest[:9]).decode()
 
 
-def encode_cursor(signature: str, values: Sequence[Any]) -> str:
+def encode_cursor(signature: str, values: Sequence[Any], *, model: Any = None) -> str:
     """Encode sort-key ``values`` for the ordering named by ``signature``.
 
     Example:
@@ -126,7 +129,15 @@ def encode_cursor(signature: str, values: Sequence[Any]) -> str:
     """
     payload = json.dumps([_plain(value) for value in values], separators=(",", ":"))
     document = json.dumps([_checksum(signature, payload), payload], separators=(",", ":"))
-    return base64.urlsafe_b64encode(document.encode()).decode().rstrip("=")
+    token = base64.urlsafe_b64encode(document.encode()).decode().rstrip("=")
+    if len(token) > MAX_CURSOR_LENGTH:
+        raise QueryError(
+            f"keyset sort values are too long for a cursor ({len(token)} characters, at most "
+            f"{MAX_CURSOR_LENGTH}); sort on shorter columns",
+            model=model,
+            key="cursor",
+        )
+    return token
 
 
 def decode_cursor(signature: str, token: Any, *, model: Any = None) -> list[Any]:
@@ -142,7 +153,7 @@ def decode_cursor(signature: str, token: Any, *, model: Any = None) -> list[Any]
         sqlmodel_crud_utils.exceptions.QueryError: invalid or stale cursor 'bm9wZQ'
     """
     error = QueryError(f"invalid or stale cursor {token!r}", model=model, key="cursor", value=token)
-    if not isinstance(token, str) or not token or len(token) > 4096:
+    if not isinstance(token, str) or not token or len(token) > MAX_CURSOR_LENGTH:
         raise error
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))

@@ -496,6 +496,13 @@ class Q(Generic[M]):
             )
         return self._with(_limit=size, _offset=offset)
 
+    def _stably_ordered(self) -> Q[M]:
+        """This query, ordered by primary key when it has no order of its own
+        (offset pages of an unordered query may overlap or skip rows)."""
+        if self._order:
+            return self
+        return self.order_by(*_primary_key_names(self.model))
+
     def _based_on(self, stmt: Any) -> Q[M]:
         """This query built on top of ``stmt`` (a ``select()`` of the model)
         instead of a bare ``select(model)``: its filters, scope, loading,
@@ -706,10 +713,12 @@ class Q(Generic[M]):
 
         ``total`` ignores the query's own limit and offset. When the page is
         not full the total is known without a COUNT query, which is skipped.
+        A query without `order_by` is ordered by primary key here, so pages
+        neither overlap nor skip rows (SQL guarantees no order otherwise).
 
         Example: ``page = Q(Hero).order_by("name").paginate(session, page=2, size=10)``
         """
-        paged = self.page(page, size)
+        paged = self._stably_ordered().page(page, size)
         items = paged.all(session)
         offset = paged._offset or 0
         if 0 < len(items) < paged._limit or (offset == 0 and not items):  # type: ignore[operator]
@@ -815,7 +824,7 @@ class Q(Generic[M]):
                     model=self.model,
                     key="order_by",
                 )
-            next_cursor = encode_cursor(self._keyset_signature(keys), values)
+            next_cursor = encode_cursor(self._keyset_signature(keys), values, model=self.model)
         return CursorPage[M].model_construct(
             items=items, next_cursor=next_cursor, has_next=has_next
         )

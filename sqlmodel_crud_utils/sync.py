@@ -275,8 +275,10 @@ def get_rows(
     As in v0.1, ``field__like="x"`` means *contains* ``x``, and the value of
     ``text_field`` (when given) is a full-text ``match``. With a custom
     ``stmnt`` the filters, ordering, loading and page are applied on top of
-    it. An empty page is ``(False, [])``, also with ``raise_on_error=True``
-    (matching nothing is not an error).
+    it. Without ``sort_field`` the rows are ordered by primary key (after a
+    custom ``stmnt``'s own order), so pages are stable. An empty page is
+    ``(False, [])``, also with ``raise_on_error=True`` (matching nothing is
+    not an error).
 
     Example::
 
@@ -287,7 +289,7 @@ def get_rows(
     with legacy_failures("get_rows", raise_on_error):
         query = _rows_query(model, text_field, include_deleted, dict(kwargs))
         query = _loading(query, selectin, select_in_keys, lazy, lazy_load_keys)
-        query = query.page(page, size=page_size)
+        query = query._stably_ordered().page(page, size=page_size)
         with _ops.read_scope(session_inst):
             if stmnt is not None:
                 query = query._based_on(stmnt)

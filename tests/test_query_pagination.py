@@ -266,3 +266,25 @@ async def test_keyset_with_only_loads_sort_keys_without_extra_queries(db):
         page = await db.run(q, "keyset", 10, page.next_cursor)
     assert len(seen) == 2
     assert len(page.items) == 10
+
+
+def test_every_cursor_issued_is_accepted_back_and_oversized_ones_are_refused():
+    from sqlmodel_crud_utils.pagination import MAX_CURSOR_LENGTH, decode_cursor, encode_cursor
+
+    long_value = "x" * 3500  # a cursor of ~4.7 KB, over the old 4096 limit
+    token = encode_cursor("Hero:bio,id", [long_value, 1], model=Hero)
+    assert 4096 < len(token) <= MAX_CURSOR_LENGTH
+    assert decode_cursor("Hero:bio,id", token, model=Hero) == [long_value, 1]
+    with pytest.raises(QueryError) as info:
+        encode_cursor("Hero:bio,id", ["x" * MAX_CURSOR_LENGTH, 1], model=Hero)
+    assert str(info.value).startswith("Hero: keyset sort values are too long")
+
+
+async def test_paginate_orders_an_unordered_query_by_primary_key(db):
+    db.seed_many(Hero, [{"name": f"h{i}"} for i in range(7)])
+    with db.count_statements() as statements:
+        pages = [await db.run(Q(Hero), "paginate", number, 3) for number in (1, 2, 3)]
+    assert "ORDER BY hero.id" in statements[0]
+    ids = [hero.id for page in pages for hero in page.items]
+    assert ids == sorted(ids)
+    assert len(set(ids)) == 7
