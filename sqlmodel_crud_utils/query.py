@@ -83,6 +83,7 @@ from .mixins import (
     current_user,
     has_soft_scope,
     is_soft_delete_model,
+    live_only,
     soft_scope,
     utc_now,
 )
@@ -168,6 +169,11 @@ def _soft_options(model: type[Any], mode: str) -> tuple[ORMOption, ...]:
     options: list[ORMOption] = [soft_scope(mode)]
     if mode == "include":
         return tuple(options)
+    if mode == "exclude":
+        # one mixin-wide criterion covers every soft-delete model in the
+        # statement: cheaper than one option per reachable model
+        options.append(_LIVE_ONLY)
+        return tuple(options)
     for target in targets:
         if mode == "only" and target is model:
             continue
@@ -176,6 +182,8 @@ def _soft_options(model: type[Any], mode: str) -> tuple[ORMOption, ...]:
         )
     return tuple(options)
 
+
+_LIVE_ONLY = live_only()
 
 #: Models already checked to be mapped by ``Q.__post_init__``.
 _MAPPED_MODELS: set[type[Any]] = set()
