@@ -63,7 +63,13 @@ async def get_result_from_query(
     raise_on_error: bool = False,
     include_deleted: bool = False,
 ) -> Any:
-    """Async twin of `sqlmodel_crud_utils.sync.get_result_from_query`."""
+    """Async twin of `sqlmodel_crud_utils.sync.get_result_from_query` (same parameters and
+    return values), running it through ``AsyncSession.run_sync``.
+
+    Example::
+
+        hero = await a_get_result_from_query(select(Hero).where(Hero.age > 30), session)
+    """
     return await session.run_sync(
         lambda s: sync.get_result_from_query(
             query, s, raise_on_error=raise_on_error, include_deleted=include_deleted
@@ -82,7 +88,13 @@ async def get_one_or_create(
     include_deleted: bool = False,
     **kwargs: Any,
 ) -> tuple[Any, bool]:
-    """Async twin of `sqlmodel_crud_utils.sync.get_one_or_create`."""
+    """Async twin of `sqlmodel_crud_utils.sync.get_one_or_create` (same parameters and
+    return values), running it through ``AsyncSession.run_sync``.
+
+    Example::
+
+        hero, existed = await a_get_one_or_create(session, Hero, name="Deadpond")
+    """
     return await session_inst.run_sync(
         lambda s: sync.get_one_or_create(
             s,
@@ -100,7 +112,11 @@ async def get_one_or_create(
 async def write_row(
     data_row: Any, session_inst: AsyncSession, *, raise_on_error: bool = False
 ) -> tuple[bool, Any]:
-    """Async twin of `sqlmodel_crud_utils.sync.write_row`."""
+    """Async twin of `sqlmodel_crud_utils.sync.write_row` (same parameters and
+    return values), running it through ``AsyncSession.run_sync``.
+
+    Example: ``ok, hero = await a_write_row(Hero(name="Deadpond"), session)``
+    """
     return await session_inst.run_sync(
         lambda s: sync.write_row(data_row, s, raise_on_error=raise_on_error)
     )
@@ -109,7 +125,13 @@ async def write_row(
 async def insert_data_rows(
     data_rows: Sequence[Any], session_inst: AsyncSession, *, raise_on_error: bool = False
 ) -> tuple[bool, Any]:
-    """Async twin of `sqlmodel_crud_utils.sync.insert_data_rows`."""
+    """Async twin of `sqlmodel_crud_utils.sync.insert_data_rows` (same parameters and
+    return values), running it through ``AsyncSession.run_sync``.
+
+    Example::
+
+        ok, heroes = await a_insert_data_rows([Hero(name="A"), Hero(name="B")], session)
+    """
     return await session_inst.run_sync(
         lambda s: sync.insert_data_rows(data_rows, s, raise_on_error=raise_on_error)
     )
@@ -128,7 +150,13 @@ async def get_row(
     raise_on_error: bool = False,
     include_deleted: bool = False,
 ) -> tuple[bool, Any]:
-    """Async twin of `sqlmodel_crud_utils.sync.get_row`."""
+    """Async twin of `sqlmodel_crud_utils.sync.get_row` (same parameters and
+    return values), running it through ``AsyncSession.run_sync``.
+
+    Example::
+
+        found, hero = await a_get_row(1, session, Hero, selectin=True, select_in_keys=["team"])
+    """
     return await session_inst.run_sync(
         lambda s: sync.get_row(
             id_str,
@@ -161,7 +189,13 @@ async def get_rows(
     include_deleted: bool = False,
     **kwargs: Any,
 ) -> tuple[bool, list[Any]]:
-    """Async twin of `sqlmodel_crud_utils.sync.get_rows`."""
+    """Async twin of `sqlmodel_crud_utils.sync.get_rows` (same parameters and
+    return values), running it through ``AsyncSession.run_sync``.
+
+    Example::
+
+        found, heroes = await a_get_rows(session, Hero, age__gte=18, sort_field="age")
+    """
     return await session_inst.run_sync(
         lambda s: sync.get_rows(
             s,
@@ -190,7 +224,13 @@ async def get_rows_within_id_list(
     raise_on_error: bool = False,
     include_deleted: bool = False,
 ) -> tuple[bool, list[Any]]:
-    """Async twin of `sqlmodel_crud_utils.sync.get_rows_within_id_list`."""
+    """Async twin of `sqlmodel_crud_utils.sync.get_rows_within_id_list` (same parameters and
+    return values), running it through ``AsyncSession.run_sync``.
+
+    Example::
+
+        found, heroes = await a_get_rows_within_id_list([1, 2, 3], session, Hero)
+    """
     return await session_inst.run_sync(
         lambda s: sync.get_rows_within_id_list(
             id_str_list,
@@ -212,7 +252,11 @@ async def update_row(
     *,
     raise_on_error: bool = False,
 ) -> tuple[bool, Any]:
-    """Async twin of `sqlmodel_crud_utils.sync.update_row`."""
+    """Async twin of `sqlmodel_crud_utils.sync.update_row` (same parameters and
+    return values), running it through ``AsyncSession.run_sync``.
+
+    Example: ``ok, hero = await a_update_row(1, {"age": 41}, session, Hero)``
+    """
     return await session_inst.run_sync(
         lambda s: sync.update_row(id_str, data, s, model, pk_field, raise_on_error=raise_on_error)
     )
@@ -227,7 +271,11 @@ async def delete_row(
     hard: bool = False,
     raise_on_error: bool = False,
 ) -> bool:
-    """Async twin of `sqlmodel_crud_utils.sync.delete_row`."""
+    """Async twin of `sqlmodel_crud_utils.sync.delete_row` (same parameters and
+    return values), running it through ``AsyncSession.run_sync``.
+
+    Example: ``deleted = await a_delete_row(1, session, Hero)``
+    """
     return await session_inst.run_sync(
         lambda s: sync.delete_row(
             id_str, s, model, pk_field, hard=hard, raise_on_error=raise_on_error
@@ -243,7 +291,11 @@ async def soft_delete_row(
     *,
     raise_on_error: bool = False,
 ) -> bool:
-    """Async twin of `sqlmodel_crud_utils.sync.soft_delete_row`."""
+    """Async twin of `sqlmodel_crud_utils.sync.soft_delete_row` (same parameters and
+    return values), running it through ``AsyncSession.run_sync``.
+
+    Example: ``deleted = await a_soft_delete_row(1, session, Document)``
+    """
     return await session_inst.run_sync(
         lambda s: sync.soft_delete_row(id_str, s, model, pk_field, raise_on_error=raise_on_error)
     )
@@ -257,7 +309,11 @@ async def restore_row(
     *,
     raise_on_error: bool = False,
 ) -> bool:
-    """Async twin of `sqlmodel_crud_utils.sync.restore_row`."""
+    """Async twin of `sqlmodel_crud_utils.sync.restore_row` (same parameters and
+    return values), running it through ``AsyncSession.run_sync``.
+
+    Example: ``restored = await a_restore_row(1, session, Document)``
+    """
     return await session_inst.run_sync(
         lambda s: sync.restore_row(id_str, s, model, pk_field, raise_on_error=raise_on_error)
     )
@@ -271,7 +327,13 @@ async def bulk_upsert_mappings(
     *,
     raise_on_error: bool = False,
 ) -> tuple[bool, list[Any]]:
-    """Async twin of `sqlmodel_crud_utils.sync.bulk_upsert_mappings`."""
+    """Async twin of `sqlmodel_crud_utils.sync.bulk_upsert_mappings` (same parameters and
+    return values), running it through ``AsyncSession.run_sync``.
+
+    Example::
+
+        ok, heroes = await a_bulk_upsert_mappings([{"id": 1, "name": "A"}], session, Hero)
+    """
     return await session_inst.run_sync(
         lambda s: sync.bulk_upsert_mappings(
             payload, s, model, pk_fields, raise_on_error=raise_on_error

@@ -70,7 +70,12 @@ class Page(BaseModel, Generic[T]):
 
     @classmethod
     def build(cls, items: list[T], *, total: int, page: int, size: int) -> Page[T]:
-        """Make a page, deriving ``pages``, ``has_next`` and ``has_prev``."""
+        """Make a page, deriving ``pages``, ``has_next`` and ``has_prev``.
+
+        Example:
+            >>> Page[str].build(["a"], total=1, page=1, size=10).pages
+            1
+        """
         pages = math.ceil(total / size) if size else 0
         return cls.model_construct(
             items=items,

@@ -960,53 +960,88 @@ class Q(Generic[M]):
     # ----------------------------------------------------------- async terminals
 
     async def a_all(self, session: AsyncSession) -> list[M]:
-        """Async twin of `all`: ``heroes = await Q(Hero).a_all(session)``."""
+        """Async twin of `all`.
+
+        Example: ``heroes = await Q(Hero).a_all(session)``
+        """
         return await session.run_sync(lambda sync: self.all(sync))
 
     async def a_first(self, session: AsyncSession) -> M | None:
-        """Async twin of `first`."""
+        """Async twin of `first`.
+
+        Example: ``oldest = await Q(Hero).order_by("-age").a_first(session)``
+        """
         return await session.run_sync(lambda sync: self.first(sync))
 
     async def a_one(self, session: AsyncSession) -> M:
-        """Async twin of `one`."""
+        """Async twin of `one`.
+
+        Example: ``hero = await Q(Hero).where(name="Deadpond").a_one(session)``
+        """
         return await session.run_sync(lambda sync: self.one(sync))
 
     async def a_one_or_none(self, session: AsyncSession) -> M | None:
-        """Async twin of `one_or_none`."""
+        """Async twin of `one_or_none`.
+
+        Example: ``hero = await Q(Hero).where(name="Deadpond").a_one_or_none(session)``
+        """
         return await session.run_sync(lambda sync: self.one_or_none(sync))
 
     async def a_get(self, session: AsyncSession, pk: Any) -> M | None:
-        """Async twin of `get`."""
+        """Async twin of `get`.
+
+        Example: ``hero = await Q(Hero).a_get(session, 1)``
+        """
         return await session.run_sync(lambda sync: self.get(sync, pk))
 
     async def a_count(self, session: AsyncSession) -> int:
-        """Async twin of `count`."""
+        """Async twin of `count`.
+
+        Example: ``n = await Q(Hero).where(age__gte=18).a_count(session)``
+        """
         return await session.run_sync(lambda sync: self.count(sync))
 
     async def a_exists(self, session: AsyncSession) -> bool:
-        """Async twin of `exists`."""
+        """Async twin of `exists`.
+
+        Example: ``taken = await Q(Hero).where(name="Rusty-Man").a_exists(session)``
+        """
         return await session.run_sync(lambda sync: self.exists(sync))
 
     async def a_paginate(self, session: AsyncSession, page: int = 1, size: int = 20) -> Page[M]:
-        """Async twin of `paginate`."""
+        """Async twin of `paginate`.
+
+        Example: ``page = await Q(Hero).order_by("name").a_paginate(session, page=2, size=10)``
+        """
         return await session.run_sync(lambda sync: self.paginate(sync, page, size))
 
     async def a_keyset(
         self, session: AsyncSession, size: int = 20, after: str | None = None
     ) -> CursorPage[M]:
-        """Async twin of `keyset`."""
+        """Async twin of `keyset`.
+
+        Example: ``page = await Q(Hero).order_by("-age").a_keyset(session, size=50, after=cursor)``
+        """
         return await session.run_sync(lambda sync: self.keyset(sync, size, after))
 
     async def a_update(self, session: AsyncSession, **values: Any) -> int:
-        """Async twin of `update`."""
+        """Async twin of `update`.
+
+        Example: ``n = await Q(Hero).where(team_id=1).a_update(session, age=40)``
+        """
         return await session.run_sync(lambda sync: self.update(sync, **values))
 
     async def a_delete(self, session: AsyncSession, hard: bool = False) -> int:
-        """Async twin of `delete`."""
+        """Async twin of `delete`.
+
+        Example: ``n = await Q(Hero).where(age__lt=18).a_delete(session, hard=True)``
+        """
         return await session.run_sync(lambda sync: self.delete(sync, hard))
 
     async def a_stream(self, session: AsyncSession, batch_size: int = 1000) -> AsyncIterator[M]:
-        """Async twin of `stream`: ``async for hero in Q(Hero).a_stream(session): ...``.
+        """Async twin of `stream`.
+
+        Example: ``async for hero in Q(Hero).a_stream(session): ...``
 
         Leave early inside ``async with contextlib.aclosing(q.a_stream(s)) as rows:``
         so the cursor is closed before the session is used again.
