@@ -142,20 +142,24 @@ async def get_row(
     session_inst: AsyncSession,
     model: type[Any],
     selectin: bool = False,
+    select_in_keys: str | list[str] | None = None,
     lazy: bool = False,
     lazy_load_keys: str | list[str] | None = None,
-    select_in_keys: str | list[str] | None = None,
     pk_field: str = "id",
     *,
     raise_on_error: bool = False,
     include_deleted: bool = False,
 ) -> tuple[bool, Any]:
-    """Async twin of `sqlmodel_crud_utils.sync.get_row` (same parameters and
-    return values), running it through ``AsyncSession.run_sync``.
+    """Async twin of `sqlmodel_crud_utils.sync.get_row` (same return values),
+    running it through ``AsyncSession.run_sync``.
+
+    The parameters keep v0.1's async order, which differs from the sync one:
+    ``select_in_keys`` comes right after ``selectin`` (positional v0.1 calls
+    keep working; by keyword the order does not matter).
 
     Example::
 
-        found, hero = await a_get_row(1, session, Hero, selectin=True, select_in_keys=["team"])
+        found, hero = await a_get_row(1, session, Hero, True, ["team"])
     """
     return await session_inst.run_sync(
         lambda s: sync.get_row(

@@ -51,7 +51,14 @@ def test_legacy_functions_sync_and_async_names():
         assert inspect.iscoroutinefunction(getattr(a_sync, name))
         sync_params = list(inspect.signature(getattr(sync, name)).parameters)
         async_params = list(inspect.signature(getattr(a_sync, name)).parameters)
-        assert sync_params == async_params, name
+        if name == "get_row":  # v0.1's async get_row had its own order; kept
+            assert sorted(sync_params) == sorted(async_params)
+            assert async_params[:8] == [
+                "id_str", "session_inst", "model", "selectin", "select_in_keys", "lazy",
+                "lazy_load_keys", "pk_field",
+            ]  # fmt: skip
+        else:
+            assert sync_params == async_params, name
 
 
 def test_v01_signatures_are_kept():
