@@ -105,6 +105,29 @@ def _loaded(session: Session, rows: Sequence[Any]) -> None:
             session.refresh(row)
 
 
+@contextmanager
+def failed_writes_doom_the_block(session: Session) -> Iterator[None]:
+    """Inside a `transaction` block, a legacy write that fails (for any
+    reason but not finding its row) dooms the innermost block: the write
+    itself is already undone (its SAVEPOINT), the session stays usable, and
+    the block rolls back on exit with `TransactionError` instead of
+    committing the rest. No block ever commits half of its writes silently.
+    Outside a block this does nothing."""
+    try:
+        yield
+    except (RecordNotFoundError, QueryError, TypeError):
+        raise
+    except Exception as exc:
+        note_failed_write(session, exc)
+        raise
+
+
+def note_failed_write(session: Session, error: BaseException) -> None:
+    """Doom the innermost `transaction` block (if any) for a failed write
+    reported as a value rather than raised (see `failed_writes_doom_the_block`)."""
+    note_uncontained_failure(session, error)
+
+
 # ---------------------------------------------------------------- lookups
 
 

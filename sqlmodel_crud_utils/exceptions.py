@@ -231,6 +231,14 @@ def translate_errors(message: str) -> Iterator[None]:
         raise TransactionError(f"{message}: {exc}") from exc
 
 
+def _first_line(exc: BaseException, limit: int = 300) -> str:
+    """The first line of an error's message, cut to ``limit`` characters: a
+    database error's full text repeats the SQL and every parameter (user
+    data, megabytes for a large IN list), which a log line must not carry."""
+    text = str(exc).partition("\n")[0]
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
 @contextmanager
 def legacy_failures(operation: str, raise_on_error: bool) -> Iterator[None]:
     """The failure convention of the legacy functions, in one place.
@@ -259,7 +267,7 @@ def legacy_failures(operation: str, raise_on_error: bool) -> Iterator[None]:
     except SQLAlchemyError as exc:
         if raise_on_error:
             raise TransactionError(f"{operation} failed: {exc}") from exc
-        logger.warning("%s failed: %s", operation, exc)
+        logger.warning("%s failed: %s", operation, _first_line(exc))
     except SQLModelCRUDError as exc:
         if raise_on_error:
             raise
@@ -267,4 +275,4 @@ def legacy_failures(operation: str, raise_on_error: bool) -> Iterator[None]:
     except Exception as exc:
         if raise_on_error:
             raise
-        logger.warning("%s failed: %s: %s", operation, type(exc).__name__, exc)
+        logger.warning("%s failed: %s: %s", operation, type(exc).__name__, _first_line(exc))

@@ -21,11 +21,13 @@ What a block guarantees:
 
 Inside a block, writes only flush: `Q.update` / `Q.delete` run in the
 block's transaction, and the library's legacy write functions flush instead
-of committing, each in its own SAVEPOINT, so a write that fails rolls back
-only itself and reports the failure as usual (``(False, None)``, or its
-exception with ``raise_on_error=True``), leaving the block's earlier work
-intact. Do not call ``session.commit()`` inside a block: it would end the
-block's transaction early.
+of committing, each in its own SAVEPOINT. A legacy write that fails is
+undone at once and reports the failure as usual (``(False, None)``, or its
+exception with ``raise_on_error=True``); the session goes on, but the block
+is doomed: it rolls back on exit with `TransactionError` rather than commit
+half of its writes (a nested block around a write you can do without keeps
+the doom to itself). Do not call ``session.commit()`` inside a block: it
+would end the block's transaction early.
 
 No silent half-commits: a database error that a legacy function reports as
 its failure value but that its transaction may not survive (a failed legacy

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sqlmodel_crud_utils import a_transaction, transaction
+from sqlmodel_crud_utils import TransactionError, a_transaction, transaction
 from tests.legacy_helpers import S, legacy, stored
 from tests.models_legacy import LegacyTag
 
@@ -48,11 +48,15 @@ async def test_a_failing_block_leaves_no_trace_of_legacy_writes(db):
     assert [(row.name, row.note) for row in stored(db, LegacyTag)] == [("a", "before")]
 
 
-async def test_a_failed_write_inside_a_block_undoes_only_itself(db):
-    async with await _block(db):
-        ok, _ = await legacy(db, "write_row", LegacyTag(name="a"), S)
-        assert ok is True
-        assert await legacy(db, "write_row", LegacyTag(name="a"), S) == (False, None)
-        ok, _ = await legacy(db, "write_row", LegacyTag(name="b"), S)
-        assert ok is True
-    assert [row.name for row in stored(db, LegacyTag)] == ["a", "b"]
+async def test_a_failed_write_inside_a_block_dooms_the_block(db):
+    async def block():
+        async with await _block(db):
+            ok, _ = await legacy(db, "write_row", LegacyTag(name="a"), S)
+            assert ok is True
+            assert await legacy(db, "write_row", LegacyTag(name="a"), S) == (False, None)
+            ok, _ = await legacy(db, "write_row", LegacyTag(name="b"), S)
+            assert ok is True  # the session goes on ...
+
+    with pytest.raises(TransactionError, match="failed earlier"):
+        await block()
+    assert stored(db, LegacyTag) == []  # ... but the block commits nothing
