@@ -303,6 +303,9 @@ def get_one_or_create(
                 raise
             return winner, True
         _loaded(session, [created])
+        if include:  # loaded as a found row's would be (async code cannot lazy-load)
+            loading = query.statement.limit(1).execution_options(populate_existing=True)
+            session.execute(loading).scalars().first()
         call_hooks(model, "after_create", created)
     return created, False
 

@@ -16,7 +16,7 @@ from sqlmodel_crud_utils import (
     _ops,
 )
 from tests.legacy_helpers import S, legacy, stored
-from tests.models import Hero, Team
+from tests.models import City, Hero, Team
 from tests.models_legacy import LegacyDoc, LegacyTag
 
 
@@ -328,6 +328,7 @@ async def test_soft_delete_restore_and_hard_delete(db):
 
 
 async def test_get_one_or_create(db):
+    city = db.seed(City(name="Gotham"))[0]
     team = db.seed(Team(name="Avengers"))[0]
     db.seed(Hero(name="Hulk", team_id=team.id))
     row, existed = await legacy(db, "get_one_or_create", S, LegacyTag, name="new")
@@ -347,6 +348,12 @@ async def test_get_one_or_create(db):
     hero, existed = await legacy(db, "get_one_or_create", S, Hero, None, True, "team", name="Hulk")
     assert existed
     assert hero.team.name == "Avengers"
+    # the create path loads the relationship too (async code cannot lazy-load it)
+    team, existed = await legacy(
+        db, "get_one_or_create", S, Team, {"city_id": city.id}, True, "city", name="Bats"
+    )
+    assert existed is False
+    assert team.city.name == "Gotham"
     assert sorted(row.name for row in stored(db, LegacyTag)) == ["new", "other"]
 
 
