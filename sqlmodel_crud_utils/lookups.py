@@ -108,6 +108,10 @@ _ACCEPTED: dict[type[Any], tuple[type[Any], ...]] = {
     dt.datetime: (dt.date,),
 }
 
+#: Most values an ``in`` / ``not_in`` lookup takes: each is a bound parameter,
+#: and SQLite allows 32,766 per statement (PostgreSQL and MySQL 65,535).
+MAX_IN_VALUES = 30_000
+
 _TRUE_WORDS = frozenset({"1", "true", "t", "yes", "y", "on"})
 _FALSE_WORDS = frozenset({"0", "false", "f", "no", "n", "off"})
 
@@ -321,6 +325,13 @@ class Lookup:
                     value=value,
                 )
             values = [self.coerce(item) for item in value]
+            if len(values) > MAX_IN_VALUES:
+                raise QueryError(
+                    f"lookup '{self.key}' takes at most {MAX_IN_VALUES:,} values (each is a "
+                    f"bound parameter), got {len(values):,}; query in chunks",
+                    model=self.model,
+                    key=self.key,
+                )
             return column.in_(values) if op == "in" else column.not_in(values)
         if op == "isnull":
             flag = coerce_value(bool, value, model=self.model, key=self.key)

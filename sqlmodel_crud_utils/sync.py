@@ -57,6 +57,10 @@ __all__ = [
 _TRUE_WORDS = frozenset({"1", "true", "t", "yes", "y", "on"})
 
 
+#: Keys per query in `get_rows_within_id_list` (each is a bound parameter).
+_IDS_PER_QUERY = 10_000
+
+
 def _as_list(keys: str | Iterable[str]) -> list[str]:
     return [keys] if isinstance(keys, str) else list(keys)
 
@@ -318,7 +322,8 @@ def get_rows_within_id_list(
     include_deleted: bool = False,
 ) -> tuple[bool, list[Any]]:
     """``(found, rows)`` for the rows whose ``pk_field`` is in ``id_str_list``
-    (``(False, [])`` for an empty list or no match).
+    (``(False, [])`` for an empty list or no match). Long lists are queried
+    in chunks of 10,000 keys, under every backend's bound-parameter limit.
 
     Example::
 
@@ -328,9 +333,12 @@ def get_rows_within_id_list(
     """
     with legacy_failures("get_rows_within_id_list", raise_on_error):
         ids = list(id_str_list)
-        query = Q(model).where(**{f"{pk_field}__in": ids}).soft(_ops.soft_scope(include_deleted))
+        scope = Q(model).soft(_ops.soft_scope(include_deleted))
+        rows: list[Any] = []
         with _ops.read_scope(session_inst):
-            rows = query.all(session_inst) if ids else []
+            for start in range(0, len(ids), _IDS_PER_QUERY):  # under every bind-parameter limit
+                chunk = ids[start : start + _IDS_PER_QUERY]
+                rows += scope.where(**{f"{pk_field}__in": chunk}).all(session_inst)
         return bool(rows), rows
     return False, []
 

@@ -411,3 +411,11 @@ async def test_insert_data_rows_runs_flush_and_mapper_events(db):
         ("a", "stamped"),
         ("B", "stamped"),
     ]
+
+
+async def test_get_rows_within_id_list_takes_lists_beyond_bind_parameter_limits(db):
+    heroes = db.seed(Hero(name="a"), Hero(name="b"), Hero(name="c"))
+    ids = [hero.id for hero in heroes] + list(range(10**6, 10**6 + 70_000))
+    found, rows = await legacy(db, "get_rows_within_id_list", ids, S, Hero)
+    assert found is True
+    assert sorted(row.name for row in rows) == ["a", "b", "c"]

@@ -239,3 +239,13 @@ async def test_values_of_the_wrong_type_raise_query_error(db, lookups, key):
     assert str(info.value).startswith("Hero: ")
     # what does fit is accepted: any number for a numeric column
     assert await db.run(Q(Hero).where(rating__gt=2, age__lt=1.5), "count") == 1
+
+
+async def test_in_lists_beyond_the_bind_parameter_limit_raise_query_error(db):
+    from sqlmodel_crud_utils.lookups import MAX_IN_VALUES
+
+    with pytest.raises(QueryError, match="at most 30,000 values") as info:
+        Q(Hero).where(id__in=range(MAX_IN_VALUES + 1))
+    assert info.value.key == "id__in"
+    db.seed(Hero(name="a"))
+    assert await db.run(Q(Hero).where(id__in=range(MAX_IN_VALUES)), "count") == 1
