@@ -37,11 +37,13 @@ SAVEPOINT is gone, as after a MariaDB deadlock, which rolls back the whole
 transaction) is remembered, and the block it happened in rolls back on exit
 and raises `TransactionError` instead of committing.
 
-SQLite note: the ``pysqlite``/``aiosqlite`` drivers defer ``BEGIN``, so a
-SAVEPOINT opened before the first write is not inside any transaction and
-its release commits. Engines made with `create_pooled_engine` /
-`create_async_pooled_engine` fix this (see `sqlmodel_crud_utils.connection`);
-with a plain ``create_engine("sqlite://...")`` nested blocks do not roll back.
+SQLite note: the ``pysqlite``/``aiosqlite`` drivers defer ``BEGIN`` until
+the first INSERT/UPDATE/DELETE, so a SAVEPOINT opened before it would be an
+outermost transaction whose release commits. Before each SAVEPOINT it opens
+(nested blocks, legacy writes in a block), the library begins the driver's
+transaction itself, so blocks are atomic on any SQLite engine. Your own
+``session.begin_nested()`` outside these paths needs an engine from
+`create_pooled_engine` (see `sqlmodel_crud_utils.connection`).
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
@@ -133,10 +136,24 @@ def _statement(error: DBAPIError) -> str:
     return (error.statement or "").lstrip().upper()
 
 
+def _begin_for_the_driver(connection: Connection) -> None:
+    """SQLite's Python drivers (pysqlite, aiosqlite) begin a transaction only
+    before INSERT/UPDATE/DELETE; a SAVEPOINT opened first would itself be the
+    outermost transaction, whose RELEASE commits. Begin it for them, so
+    SAVEPOINTs nest inside the block's transaction on any SQLite engine
+    (engines from `create_pooled_engine` have begun already)."""
+    if connection.dialect.name != "sqlite":
+        return
+    driver = connection.connection.driver_connection
+    if driver is not None and getattr(driver, "in_transaction", True) is False:
+        connection.exec_driver_sql("BEGIN")
+
+
 @contextmanager
 def _savepoint(session: Session, level: int) -> Iterator[None]:
     """``session.begin_nested()``; a SAVEPOINT that cannot be rolled back
     dooms the block at ``level`` and surfaces as the error that destroyed it."""
+    _begin_for_the_driver(session.connection())
     try:
         with session.begin_nested():
             yield
@@ -154,6 +171,7 @@ def _savepoint(session: Session, level: int) -> Iterator[None]:
 @asynccontextmanager
 async def _a_savepoint(session: AsyncSession, level: int) -> AsyncIterator[None]:
     """Async twin of `_savepoint`."""
+    await (await session.connection()).run_sync(_begin_for_the_driver)
     try:
         async with session.begin_nested():
             yield
