@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, delete, event, insert
+from sqlalchemy import Engine, delete, event, insert, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -269,7 +269,10 @@ def _hero_values(i: int, generation: int = 0) -> dict[str, Any]:
 def _refill(engine: Engine, ids: range) -> None:
     """Empty ``bench_write`` and insert the rows with ``ids`` (Core, untimed)."""
     with engine.begin() as conn:
-        conn.execute(delete(BenchWrite))
+        if engine.dialect.name == "postgresql":
+            conn.execute(text("TRUNCATE bench_write"))
+        else:
+            conn.execute(delete(BenchWrite))
         if ids:
             conn.execute(insert(BenchWrite), [_hero_values(i) for i in ids])
 
@@ -338,6 +341,7 @@ async def bulk_upsert(ctx: Context) -> None:
             rounds=ctx.config.bulk_rounds,
             setup=check_and_reset,
             items=rows,
+            warmup=False,
         )
         check_and_reset()
     finally:
@@ -383,6 +387,7 @@ async def bulk_insert(ctx: Context) -> None:
             rounds=ctx.config.bulk_rounds,
             setup=check_and_reset,
             items=rows,
+            warmup=False,
         )
     finally:
         _refill(ctx.engine, range(0))
@@ -396,13 +401,18 @@ async def write_one(ctx: Context) -> None:
     """One row per call into a growing table (both sides alike); no hooks."""
     names = iter(range(10**9))
 
-    def hand() -> None:
-        session.add(BenchWrite(name=f"hand {next(names)}"))
+    # Both sides hold the new row through the commit, as callers do (write_row
+    # returns it); an unreferenced row would skip the commit's expiry.
+    def hand() -> BenchWrite:
+        row = BenchWrite(name=f"hand {next(names)}")
+        session.add(row)
         session.commit()
+        return row
 
-    def ours() -> None:
-        ok, _ = write_row(BenchWrite(name=f"ours {next(names)}"), session)
+    def ours() -> BenchWrite:
+        ok, row = write_row(BenchWrite(name=f"ours {next(names)}"), session)
         assert ok
+        return row
 
     assert not get_hooks(BenchWrite), "target 8 measures write_row with no hooks registered"
     try:
@@ -411,6 +421,8 @@ async def write_one(ctx: Context) -> None:
                 "one row, no hooks registered",
                 {"add()+commit()": hand, "write_row": ours},
                 [Check("write_row", "add()+commit()", 1.05, noisy=ctx.clock == "wall")],
+                # Cheap rounds, but a commit's I/O swings: more of them.
+                rounds=None if ctx.config.quick else 2 * ctx.config.rounds,
             )
     finally:
         _refill(ctx.engine, range(0))
