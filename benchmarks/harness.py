@@ -39,7 +39,7 @@ class Config:
     rounds: int = 30
     stream_rounds: int = 7
     bulk_rows: int = 50_000
-    bulk_rounds: int = 5
+    bulk_rounds: int = 3
     batch_seconds: float = 0.05
     deep_fraction: float = 0.9
     clock: str = "auto"
