@@ -22,6 +22,7 @@ from sqlalchemy import Integer, Table, insert, inspect, tuple_
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Mapper, Session, make_transient_to_detached
+from sqlalchemy.orm.attributes import instance_state
 
 from ._compat import in_greenlet
 from .exceptions import BulkOperationError, QueryError, RecordNotFoundError
@@ -293,17 +294,25 @@ def get_one_or_create(
 # ------------------------------------------------------------------ bulk
 
 
-def _insertable_in_bulk(row: Any) -> bool:
-    """A new row of a single-table model, with no related objects to cascade
-    and a key that is either given or a generated integer."""
-    shape = _bulk_shape(type(row))
-    if shape is None or not inspect(row).transient:
-        return False
-    values = row.__dict__
-    relationships, pk_key = shape
-    if any(values.get(key) for key in relationships):
-        return False
-    return pk_key is None or values.get(pk_key) is not None
+def _insertable_in_bulk(rows: Sequence[Any]) -> bool:
+    """Whether every row is a new row of a single-table model, with no
+    related objects to cascade and a key that is either given or a
+    generated integer."""
+    shapes: dict[type[Any], tuple[tuple[str, ...], str | None] | None] = {}
+    for row in rows:
+        model = type(row)
+        if model not in shapes:
+            shapes[model] = _bulk_shape(model)
+        shape = shapes[model]
+        if shape is None or not instance_state(row).transient:
+            return False
+        values = row.__dict__
+        relationships, pk_key = shape
+        if any(values.get(key) for key in relationships):
+            return False
+        if pk_key is not None and values.get(pk_key) is None:
+            return False
+    return True
 
 
 _BULK_SHAPES: dict[type[Any], tuple[tuple[str, ...], str | None] | None] = {}
@@ -351,9 +360,7 @@ def _bulk_insert(session: Session, rows: Sequence[Any]) -> None:
     through ``add_all`` + ``flush`` (which batches there too).
     """
     dialect = session.connection().dialect
-    if dialect.name not in _BATCHED_INSERT_DIALECTS or not all(
-        _insertable_in_bulk(row) for row in rows
-    ):
+    if dialect.name not in _BATCHED_INSERT_DIALECTS or not _insertable_in_bulk(rows):
         session.add_all(rows)
         session.flush()
         return
