@@ -14,15 +14,17 @@ from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine, delete, event, insert, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from sqlmodel_crud_utils import Q
+from sqlmodel_crud_utils import Q, get_hooks
+from sqlmodel_crud_utils.sync import bulk_upsert_mappings, get_rows, insert_data_rows, write_row
 
-from .backends import TEAM_SIZE
+from .backends import HERO_NAMES, TEAM_SIZE
 from .harness import Check, Context
-from .models import BenchHero, BenchTeam
+from .models import BenchHero, BenchTeam, BenchWrite
 
 __all__ = ["CASES", "case"]
 
@@ -91,6 +93,44 @@ async def query_builder(ctx: Context) -> None:
         [Check("Q(...).statement", "select()", 1.5)],
         clock="cpu",  # no database involved
     )
+
+
+# ------------------------------------------------------- 2: legacy get_rows
+
+
+@case("2", "legacy get_rows vs hand-written select()")
+async def legacy_get_rows(ctx: Context) -> None:
+    def ours() -> Any:
+        return get_rows(
+            session,
+            BenchHero,
+            age__gte=AGE,
+            name__like=TEXT,  # v0.1: "contains"
+            sort_field="age",
+            sort_desc=True,
+            page=PAGE,
+            page_size=SIZE,
+        )
+
+    def hand() -> Any:
+        stmt = (
+            select(BenchHero)
+            .where(BenchHero.age >= AGE, col(BenchHero.name).contains(TEXT, autoescape=True))
+            .order_by(col(BenchHero.age).desc())
+            .limit(SIZE)
+            .offset((PAGE - 1) * SIZE)
+        )
+        return session.exec(stmt).all()
+
+    with Session(ctx.engine) as session:
+        found, rows = ours()
+        assert found
+        assert [h.id for h in rows] == [h.id for h in hand()], "not the same page"
+        await ctx.compare(
+            "page 3 of 20, v0.1 kwargs",
+            {"select()+Session.exec": hand, "get_rows": ours},
+            [Check("get_rows", "select()+Session.exec", 1.10)],
+        )
 
 
 # ------------------------------------------------------------- 3: paginate
@@ -211,6 +251,181 @@ async def stream(ctx: Context) -> None:
             rounds=ctx.config.stream_rounds,
             items=rows,
         )
+
+
+# ------------------------------------------------------------ write cases
+
+
+def _hero_values(i: int, generation: int = 0) -> dict[str, Any]:
+    return {
+        "id": i,
+        "name": f"{HERO_NAMES[i % len(HERO_NAMES)]} {i}.{generation}",
+        "secret_name": f"secret {i}.{generation}",
+        "age": 10 + (i * 7919 + generation) % 90,
+        "team_id": i % 100 + 1,
+    }
+
+
+def _refill(engine: Engine, ids: range) -> None:
+    """Empty ``bench_write`` and insert the rows with ``ids`` (Core, untimed)."""
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(text("TRUNCATE bench_write"))
+        else:
+            conn.execute(delete(BenchWrite))
+        if ids:
+            conn.execute(insert(BenchWrite), [_hero_values(i) for i in ids])
+
+
+def _count(engine: Engine) -> int:
+    with Session(engine) as session:
+        return Q(BenchWrite).count(session)
+
+
+# ----------------------------------------------------- 6: bulk_upsert_mappings
+
+_UPSERT_INSERTS = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
+
+
+@case("6", "bulk_upsert_mappings vs dialect ON CONFLICT DO UPDATE")
+async def bulk_upsert(ctx: Context) -> None:
+    """Both sides return the upserted rows as ORM instances (RETURNING)."""
+    rows = ctx.config.bulk_rows
+    payload = [_hero_values(i, generation=1) for i in range(1, rows + 1)]
+    existing = range(1, rows // 2 + 1)
+    make_insert = _UPSERT_INSERTS[ctx.engine.dialect.name]
+    table_insert = make_insert(BenchWrite)
+    upsert = table_insert.on_conflict_do_update(
+        index_elements=[BenchWrite.__table__.c.id],  # type: ignore[attr-defined]
+        set_={
+            name: table_insert.excluded[name] for name in ("name", "secret_name", "age", "team_id")
+        },
+    ).returning(BenchWrite)
+    returned: list[Any] = []
+
+    def check_and_reset() -> None:
+        if returned:
+            got = returned.pop()
+            assert len(got) == rows, len(got)
+            assert {h.__dict__["id"] for h in got} == set(range(1, rows + 1))
+            assert all(h.__dict__["name"].endswith(".1") for h in got)
+            assert _count(ctx.engine) == rows
+        _refill(ctx.engine, existing)
+
+    def hand() -> None:
+        # Like ours, the rows come back loaded: the commit does not expire them.
+        with Session(ctx.engine, expire_on_commit=False) as session:
+            result = session.scalars(upsert, payload).all()
+            session.commit()
+        returned.append(result)
+
+    def ours() -> None:
+        with Session(ctx.engine) as session:
+            ok, result = bulk_upsert_mappings(payload, session, BenchWrite)
+        assert ok
+        returned.append(result)
+
+    try:
+        await ctx.compare(
+            f"upsert {rows:,} mappings, {len(existing):,} existing, rows returned",
+            {"insert().on_conflict_do_update().returning()": hand, "bulk_upsert_mappings": ours},
+            [
+                Check(
+                    "bulk_upsert_mappings",
+                    "insert().on_conflict_do_update().returning()",
+                    1.2,
+                    noisy=ctx.clock == "wall",
+                )
+            ],
+            number=1,
+            rounds=ctx.config.bulk_rounds,
+            setup=check_and_reset,
+            items=rows,
+            warmup=False,
+        )
+        check_and_reset()
+    finally:
+        _refill(ctx.engine, range(0))
+
+
+# --------------------------------------------------------- 7: insert_data_rows
+
+
+@case("7", "insert_data_rows vs add_all(); commit()")
+async def bulk_insert(ctx: Context) -> None:
+    rows = ctx.config.bulk_rows
+    fresh: list[list[BenchWrite]] = []
+    returned: list[Any] = []
+
+    def check_and_reset() -> None:
+        if returned:  # ours must return the rows with their primary keys loaded
+            got = returned.pop()
+            assert len(got) == rows, len(got)
+            assert len({h.__dict__["id"] for h in got}) == rows
+        _refill(ctx.engine, range(0))
+        fresh[:] = [[BenchWrite(**{**_hero_values(i), "id": None}) for i in range(rows)]]
+
+    def hand() -> None:
+        # Like ours, the instances keep their loaded values (keys included).
+        with Session(ctx.engine, expire_on_commit=False) as session:
+            session.add_all(fresh[0])
+            session.commit()
+
+    def ours() -> None:
+        with Session(ctx.engine) as session:
+            ok, result = insert_data_rows(fresh[0], session)
+        assert ok
+        assert isinstance(result, list)
+        returned.append(result)
+
+    try:
+        await ctx.compare(
+            f"insert {rows:,} new instances",
+            {"add_all()+commit()": hand, "insert_data_rows": ours},
+            [Check("insert_data_rows", "add_all()+commit()", 0.6, noisy=ctx.clock == "wall")],
+            number=1,
+            rounds=ctx.config.bulk_rounds,
+            setup=check_and_reset,
+            items=rows,
+            warmup=False,
+        )
+    finally:
+        _refill(ctx.engine, range(0))
+
+
+# --------------------------------------------------------------- 8: write_row
+
+
+@case("8", "write_row vs add(); commit()")
+async def write_one(ctx: Context) -> None:
+    """One row per call into a growing table (both sides alike); no hooks."""
+    names = iter(range(10**9))
+
+    # Both sides hold the new row through the commit, as callers do (write_row
+    # returns it); an unreferenced row would skip the commit's expiry.
+    def hand() -> BenchWrite:
+        row = BenchWrite(name=f"hand {next(names)}")
+        session.add(row)
+        session.commit()
+        return row
+
+    def ours() -> BenchWrite:
+        ok, row = write_row(BenchWrite(name=f"ours {next(names)}"), session)
+        assert ok
+        return row
+
+    assert not get_hooks(BenchWrite), "target 8 measures write_row with no hooks registered"
+    try:
+        with Session(ctx.engine) as session:
+            await ctx.compare(
+                "one row, no hooks registered",
+                {"add()+commit()": hand, "write_row": ours},
+                [Check("write_row", "add()+commit()", 1.05, noisy=ctx.clock == "wall")],
+                # Cheap rounds, but a commit's I/O swings: more of them.
+                rounds=None if ctx.config.quick else 2 * ctx.config.rounds,
+            )
+    finally:
+        _refill(ctx.engine, range(0))
 
 
 # ------------------------------------------------------- 9: eager-load statements

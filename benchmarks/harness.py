@@ -38,6 +38,8 @@ class Config:
     rows: int = 100_000
     rounds: int = 30
     stream_rounds: int = 7
+    bulk_rows: int = 50_000
+    bulk_rounds: int = 3
     batch_seconds: float = 0.05
     deep_fraction: float = 0.9
     clock: str = "auto"
@@ -217,6 +219,7 @@ class Context:
         setup: Callable[[], Awaitable[Any] | Any] | None = None,
         items: int | None = None,
         clock: str | None = None,
+        warmup: bool = True,
     ) -> list[Result]:
         """Time ``variants`` interleaved and add one row per check.
 
@@ -224,14 +227,16 @@ class Context:
         batch takes about ``config.batch_seconds``); ``setup`` runs
         untimed before every batch (e.g. to reset a table for write cases);
         ``items`` (rows handled per call) adds rows/second to the details;
-        ``clock`` overrides the backend's clock (``"cpu"`` for pure-Python work).
+        ``clock`` overrides the backend's clock (``"cpu"`` for pure-Python work);
+        ``warmup=False`` skips the untimed first call of each variant (for
+        calls that take seconds and warm themselves up on their first batch).
         """
         names = list(variants)
         for check in checks:
             missing = {check.subject, check.baseline} - set(names)
             if missing:
                 raise ValueError(f"{case}: check names unknown variants {sorted(missing)}")
-        for name in names:  # warm-up: imports, compiled-statement cache, pool
+        for name in names if warmup else ():  # imports, compiled-statement cache, pool
             if setup is not None:
                 await _call(setup)
             await _batch(variants[name], 1)

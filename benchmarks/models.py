@@ -38,4 +38,17 @@ class BenchHero(BenchBase, table=True):
     team: BenchTeam | None = Relationship(back_populates="members")
 
 
+class BenchWrite(BenchBase, table=True):
+    """Hero-shaped rows for the write cases (6, 7, 8), which empty and refill
+    this table as they go; the seeded read tables are never written."""
+
+    __tablename__ = "bench_write"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=100)
+    secret_name: str = Field(default="", max_length=100)
+    age: int = 0
+    team_id: int | None = None
+
+
 METADATA = BenchBase.metadata

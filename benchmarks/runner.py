@@ -23,7 +23,14 @@ from .harness import Config, Context, Result
 __all__ = ["main", "run"]
 
 DEFAULT_OUTPUT = Path(__file__).parent / "results" / "latest.json"
-QUICK = {"rows": 2_000, "rounds": 3, "stream_rounds": 2, "batch_seconds": 0.01}
+QUICK = {
+    "rows": 2_000,
+    "rounds": 3,
+    "stream_rounds": 2,
+    "bulk_rows": 500,
+    "bulk_rounds": 2,
+    "batch_seconds": 0.01,
+}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -43,10 +50,16 @@ def _parser() -> argparse.ArgumentParser:
         "--rows", type=int, default=None, help="heroes in the table (100000; env BENCH_ROWS)"
     )
     parser.add_argument(
+        "--bulk-rows",
+        type=int,
+        default=None,
+        help="rows per bulk write, targets 6 and 7 (50000; env BENCH_BULK_ROWS)",
+    )
+    parser.add_argument(
         "--rounds",
         type=int,
         default=None,
-        help="interleaved rounds per comparison (15; env BENCH_ROUNDS)",
+        help="interleaved rounds per comparison (30; env BENCH_ROUNDS)",
     )
     parser.add_argument(
         "--backends",
@@ -80,8 +93,11 @@ def config_from(args: argparse.Namespace) -> Config:
     base = dict(QUICK) if args.quick else {}
     rows = args.rows or os.environ.get("BENCH_ROWS")
     rounds = args.rounds or os.environ.get("BENCH_ROUNDS")
+    bulk_rows = args.bulk_rows or os.environ.get("BENCH_BULK_ROWS")
     if rows:
         base["rows"] = int(rows)
+    if bulk_rows:
+        base["bulk_rows"] = int(bulk_rows)
     if rounds:
         base["rounds"] = int(rounds)
     return Config(quick=args.quick, seed=args.seed, clock=args.clock, **base)

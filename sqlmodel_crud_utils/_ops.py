@@ -22,13 +22,16 @@ from sqlalchemy import Integer, Table, insert, inspect, tuple_
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Mapper, Session, make_transient_to_detached
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.attributes import instance_state
 
 from ._compat import in_greenlet
 from .exceptions import BulkOperationError, QueryError, RecordNotFoundError, TransactionError
 from .hooks import call_hooks
 from .lookups import mapper_of, parse_field, parse_lookup
 from .mixins import (
+    AuditMixin,
+    SoftDeleteMixin,
+    _stamp_before_flush,
     audit_update_values,
     current_user,
     is_audit_model,
@@ -54,25 +57,38 @@ __all__ = [
 #: Rows per upsert/insert statement; SQLAlchemy's own insertmanyvalues page.
 _ROWS_PER_STATEMENT = 1000
 
+#: Models whose new rows the library's ``before_flush`` listener stamps.
+_STAMPED = (AuditMixin, SoftDeleteMixin)
+
 
 # ---------------------------------------------------------------- scopes
 
 
-@contextmanager
-def read_scope(session: Session) -> Iterator[None]:
+class read_scope:  # lower case: used like the @contextmanager scopes around it
     """Roll the session back after a database error in a read, so the next
     call on it works (PostgreSQL refuses every statement in an aborted
     transaction). Inside a `transaction` block the error is noted instead:
     the block then rolls back on exit rather than committing a transaction
-    the database may already have aborted."""
-    try:
-        yield
-    except SQLAlchemyError as exc:
-        if not in_transaction(session):
-            session.rollback()
-        elif isinstance(exc, DBAPIError):
-            note_uncontained_failure(session, exc)
-        raise
+    the database may already have aborted.
+
+    A class rather than a ``@contextmanager`` generator: it wraps every
+    legacy read, and this costs a fraction of a generator's set-up."""
+
+    __slots__ = ("session",)
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None, error: Any, traceback: Any) -> None:
+        if kind is None or not issubclass(kind, SQLAlchemyError):
+            return
+        if not in_transaction(self.session):
+            self.session.rollback()
+        elif isinstance(error, DBAPIError):
+            note_uncontained_failure(self.session, error)
 
 
 @contextmanager
@@ -334,67 +350,114 @@ def _refuse_deleted_twin(
 # ------------------------------------------------------------------ bulk
 
 
-def _insertable_in_bulk(row: Any) -> bool:
-    """A new row of a single-table model, with no related objects to cascade
-    and a key that is either given or a generated integer."""
-    state = inspect(row)
-    mapper = state.mapper
-    if not state.transient or mapper.inherits is not None:
-        return False
+def _insertable_in_bulk(rows: Sequence[Any]) -> bool:
+    """Whether every row is a new row of a single-table model, with no
+    related objects to cascade and a key that is either given or a
+    generated integer."""
+    shapes: dict[type[Any], tuple[tuple[str, ...], str | None] | None] = {}
+    for row in rows:
+        model = type(row)
+        if model not in shapes:
+            shapes[model] = _bulk_shape(model)
+        shape = shapes[model]
+        if shape is None or not instance_state(row).transient:
+            return False
+        values = row.__dict__
+        relationships, pk_key = shape
+        if any(values.get(key) for key in relationships):
+            return False
+        if pk_key is not None and values.get(pk_key) is None:
+            return False
+    return True
+
+
+_BULK_SHAPES: dict[type[Any], tuple[tuple[str, ...], str | None] | None] = {}
+
+
+def _bulk_shape(model: type[Any]) -> tuple[tuple[str, ...], str | None] | None:
+    """What `_insertable_in_bulk` needs to know of a model: ``None`` when
+    its rows must go through the ORM flush (inheritance, mapper insert
+    events), else its relationship keys and, for a single primary key that
+    the database cannot generate, that key's attribute. The mapper's shape
+    is worked out once; its events are checked on every call (listeners may
+    be added at any time)."""
+    mapper = mapper_of(model)
     if mapper.dispatch.before_insert or mapper.dispatch.after_insert:
-        return False  # mapper events only run in a real ORM flush
-    if any(state.dict.get(relationship.key) for relationship in mapper.relationships):
-        return False
-    key_columns = mapper.primary_key
-    if len(key_columns) > 1:
-        return True
-    key = mapper.get_property_by_column(key_columns[0]).key
-    return state.dict.get(key) is not None or isinstance(key_columns[0].type, Integer)
+        return None  # mapper events only run in a real ORM flush
+    if model not in _BULK_SHAPES:
+        shape: tuple[tuple[str, ...], str | None] | None = None
+        if mapper.inherits is None:
+            key_columns = mapper.primary_key
+            pk_key = None
+            if len(key_columns) == 1 and not isinstance(key_columns[0].type, Integer):
+                pk_key = mapper.get_property_by_column(key_columns[0]).key
+            shape = (tuple(mapper.relationships.keys()), pk_key)
+        _BULK_SHAPES[model] = shape
+    return _BULK_SHAPES[model]
+
+
+#: Dialects whose batched INSERT .. RETURNING is done here rather than by the
+#: ORM flush (whose per-object unit-of-work bookkeeping dominates a bulk insert).
+_BATCHED_INSERT_DIALECTS = frozenset({"sqlite", "postgresql"})
 
 
 def _bulk_insert(session: Session, rows: Sequence[Any]) -> None:
     """INSERT ``rows`` in batches and make them persistent in ``session``.
 
-    PostgreSQL and MariaDB batch ORM inserts themselves (insertmanyvalues
-    with RETURNING), so ``add_all`` + ``flush`` is used there. SQLite cannot
-    order RETURNING rows, so the ORM falls back to one INSERT per row; here
-    rows are inserted with ``INSERT .. RETURNING *`` in batches, matched back
-    by their generated integer key (assigned in VALUES order), given their
-    database values, and attached to the session as persistent objects.
+    On SQLite and PostgreSQL, rows are inserted with ``INSERT .. RETURNING``
+    in batches of executemany parameters (built straight from each row's
+    attributes, skipping the ORM flush's per-object bookkeeping), matched
+    back to their objects, given their database values, and attached to the
+    session as persistent objects. Generated integer keys are matched by
+    order: PostgreSQL returns rows in parameter order
+    (``sort_by_parameter_order``); SQLite cannot order RETURNING rows, but
+    assigns the keys in VALUES order, so rows are sorted on the key. MariaDB,
+    and rows the ORM must flush itself (see `_insertable_in_bulk`), go
+    through ``add_all`` + ``flush`` (which batches there too).
     """
     dialect = session.connection().dialect
-    if dialect.name != "sqlite" or not all(_insertable_in_bulk(row) for row in rows):
+    if dialect.name not in _BATCHED_INSERT_DIALECTS or not _insertable_in_bulk(rows):
         session.add_all(rows)
         session.flush()
         return
     _run_flush_listeners(session, rows)
     groups: dict[tuple[type[Any], frozenset[str]], list[Any]] = {}
     for row in rows:
-        state = inspect(row)
-        defaulted = _defaulted_keys(state.mapper)
+        model = type(row)
+        columns, defaulted = _column_keys(model)
         present = frozenset(
             key
-            for key, value in state.dict.items()
-            if key in state.mapper.column_attrs and not (value is None and key in defaulted)
+            for key, value in row.__dict__.items()
+            if key in columns and not (value is None and key in defaulted)
         )
-        groups.setdefault((type(row), present), []).append(row)
+        groups.setdefault((model, present), []).append(row)
+    ordered = dialect.name != "sqlite"
     inserted: list[tuple[Any, dict[str, Any]]] = []
     for (model, keys), members in groups.items():
-        inserted += _sqlite_insert_group(session, model, sorted(keys), members)
+        inserted += _insert_group(session, model, sorted(keys), members, ordered)
     # Attached only once every chunk went in: after a failure the rows are
     # still untouched transient objects, ready for the row-by-row retry.
     for row, values in inserted:
-        for key, value in values.items():
-            set_committed_value(row, key, value)
+        # Loaded values, committed by make_transient_to_detached (what
+        # set_committed_value does per key, without its per-key overhead).
+        row.__dict__.update(values)
         make_transient_to_detached(row)
-        session.add(row)
+    session.add_all(rows)
 
 
 def _run_flush_listeners(session: Session, rows: Sequence[Any]) -> None:
     """Give ``before_flush`` listeners (such as the one stamping `AuditMixin`
     fields) the rows as pending objects, as an ORM flush would, then take
-    the rows back out of the session for the batched INSERT."""
-    if not session.dispatch.before_flush:
+    the rows back out of the session for the batched INSERT.
+
+    Skipped when the only listener is this library's stamping one and no
+    row is of a model it stamps (it would change nothing)."""
+    listeners = list(session.dispatch.before_flush)
+    if not listeners:
+        return
+    if listeners == [_stamp_before_flush] and not any(
+        issubclass(model, _STAMPED) for model in {type(row) for row in rows}
+    ):
         return
     session.add_all(rows)
     try:
@@ -403,6 +466,20 @@ def _run_flush_listeners(session: Session, rows: Sequence[Any]) -> None:
         for row in rows:
             if row in session:
                 session.expunge(row)
+
+
+_COLUMN_KEYS: dict[type[Any], tuple[frozenset[str], frozenset[str]]] = {}
+
+
+def _column_keys(model: type[Any]) -> tuple[frozenset[str], frozenset[str]]:
+    """The model's column attribute keys, and those of them whose ``None``
+    means "use the default" (see `_defaulted_keys`); worked out once."""
+    keys = _COLUMN_KEYS.get(model)
+    if keys is None:
+        mapper = mapper_of(model)
+        keys = (frozenset(mapper.column_attrs.keys()), _defaulted_keys(mapper))
+        _COLUMN_KEYS[model] = keys
+    return keys
 
 
 @functools.cache
@@ -418,25 +495,31 @@ def _defaulted_keys(mapper: Mapper[Any]) -> frozenset[str]:
     )
 
 
-def _sqlite_insert_group(
-    session: Session, model: type[Any], keys: list[str], rows: list[Any]
+def _insert_group(
+    session: Session, model: type[Any], keys: list[str], rows: list[Any], ordered: bool
 ) -> list[tuple[Any, dict[str, Any]]]:
-    """INSERT one group of rows; returns each row with its database values."""
+    """INSERT one group of rows (same fields given); returns each row with
+    its database values. ``ordered``: the dialect returns rows in parameter
+    order when asked (``sort_by_parameter_order``)."""
     mapper = mapper_of(model)
     table = cast(Table, mapper.local_table)
     pk = [mapper.get_property_by_column(column).key for column in mapper.primary_key]
     generated = len(pk) == 1 and pk[0] not in keys
     attributes = {prop.key: prop.columns[0] for prop in mapper.column_attrs}
-    stmt = insert(table).returning(*attributes.values())
+    stmt = insert(table).returning(
+        *attributes.values(), sort_by_parameter_order=ordered and generated
+    )
     names = list(attributes)
     pk_positions = [names.index(key) for key in pk]
+    params_keys = [(key, attributes[key].key) for key in keys]
     inserted: list[tuple[Any, dict[str, Any]]] = []
     for start in range(0, len(rows), _ROWS_PER_STATEMENT):
         chunk = rows[start : start + _ROWS_PER_STATEMENT]
-        params = [{attributes[key].key: row.__dict__[key] for key in keys} for row in chunk]
+        params = [{column: row.__dict__[key] for key, column in params_keys} for row in chunk]
         returned = list(session.execute(stmt, params).all())
         if generated:
-            returned.sort(key=lambda values: values[pk_positions[0]])
+            if not ordered:  # SQLite assigns generated keys in VALUES order
+                returned.sort(key=lambda values: values[pk_positions[0]])
         else:
             by_key = {tuple(r[i] for i in pk_positions): r for r in returned}
             returned = [by_key[tuple(row.__dict__[k] for k in pk)] for row in chunk]
@@ -480,14 +563,17 @@ def insert_data_rows(session: Session, rows: Sequence[Any]) -> list[Any]:
         return succeeded
 
 
+_PK_KEYS: dict[type[Any], tuple[str, ...]] = {}
+
+
 def _identity_values(row: Any) -> dict[str, Any]:
-    mapper = inspect(row).mapper
-    return {
-        mapper.get_property_by_column(column).key: row.__dict__.get(
-            mapper.get_property_by_column(column).key
-        )
-        for column in mapper.primary_key
-    }
+    keys = _PK_KEYS.get(type(row))
+    if keys is None:
+        mapper = inspect(row).mapper
+        keys = tuple(mapper.get_property_by_column(column).key for column in mapper.primary_key)
+        _PK_KEYS[type(row)] = keys
+    values = row.__dict__
+    return {key: values.get(key) for key in keys}
 
 
 def _reset_transient(session: Session, row: Any, keys: Mapping[str, Any]) -> None:

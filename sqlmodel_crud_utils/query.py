@@ -142,6 +142,8 @@ _MAX_ROWS = 2**63 - 1
 
 
 def _positive_int(value: Any, name: str, model: Any, *, minimum: int) -> int:
+    if type(value) is int and value >= minimum:  # the common case, on every page()
+        return value
     number = coerce_value(int, value, model=model, key=name)
     if (
         isinstance(number, bool)
@@ -451,6 +453,8 @@ class Q(Generic[M]):
                 key="soft",
                 value=mode,
             )
+        if mode == self._soft:
+            return self  # immutable: the same scope needs no copy
         return self._with(_soft=mode)
 
     def limit(self, n: int | None) -> Q[M]:

@@ -419,3 +419,22 @@ async def test_get_rows_within_id_list_takes_lists_beyond_bind_parameter_limits(
     found, rows = await legacy(db, "get_rows_within_id_list", ids, S, Hero)
     assert found is True
     assert sorted(row.name for row in rows) == ["a", "b", "c"]
+
+
+async def test_insert_data_rows_stamps_audited_rows_in_a_mixed_batch(db):
+    """The batched insert skips the library's own ``before_flush`` listener only
+    for models it does not stamp: audited rows still get their audit fields."""
+    from sqlmodel_crud_utils import acting_as
+    from tests.models_softaudit import SaAuthor
+
+    with acting_as("importer"):
+        ok, authors = await legacy(db, "insert_data_rows", [SaAuthor(name="a")], S)
+        ok_tags, tags = await legacy(db, "insert_data_rows", [LegacyTag(name="plain")], S)
+    assert ok is True
+    assert ok_tags is True
+    assert authors[0].created_by == "importer"
+    assert authors[0].created_at is not None
+    assert tags[0].id is not None
+    row = stored(db, SaAuthor)[0]
+    assert (row.created_by, row.updated_by) == ("importer", "importer")
+    assert row.created_at is not None
