@@ -416,11 +416,15 @@ def _bulk_insert(session: Session, rows: Sequence[Any]) -> None:
     through ``add_all`` + ``flush`` (which batches there too).
     """
     dialect = session.connection().dialect
-    if dialect.name not in _BATCHED_INSERT_DIALECTS or not _insertable_in_bulk(rows):
+    if (
+        dialect.name not in _BATCHED_INSERT_DIALECTS
+        or not _insertable_in_bulk(rows)
+        or not _only_library_flush_listeners(session)
+    ):
         session.add_all(rows)
         session.flush()
         return
-    _run_flush_listeners(session, rows)
+    _stamp_rows(session, rows)
     groups: dict[tuple[type[Any], frozenset[str]], list[Any]] = {}
     for row in rows:
         model = type(row)
@@ -445,23 +449,31 @@ def _bulk_insert(session: Session, rows: Sequence[Any]) -> None:
     session.add_all(rows)
 
 
-def _run_flush_listeners(session: Session, rows: Sequence[Any]) -> None:
-    """Give ``before_flush`` listeners (such as the one stamping `AuditMixin`
-    fields) the rows as pending objects, as an ORM flush would, then take
-    the rows back out of the session for the batched INSERT.
+def _only_library_flush_listeners(session: Session) -> bool:
+    """Whether the session's flush events have no listener but this
+    library's audit stamping. Your own ``before_flush`` / ``after_flush``
+    listeners expect a real ORM flush (with its flush context), so rows are
+    then flushed by the ORM, which batches on PostgreSQL and MariaDB too."""
+    dispatch = session.dispatch
+    return (
+        all(listener is _stamp_before_flush for listener in dispatch.before_flush)
+        and not dispatch.after_flush
+        and not dispatch.after_flush_postexec
+    )
 
-    Skipped when the only listener is this library's stamping one and no
-    row is of a model it stamps (it would change nothing)."""
-    listeners = list(session.dispatch.before_flush)
-    if not listeners:
+
+def _stamp_rows(session: Session, rows: Sequence[Any]) -> None:
+    """Fill the `AuditMixin` / `SoftDeleteMixin` fields of ``rows`` as the
+    library's ``before_flush`` listener would in an ORM flush (it looks at
+    ``session.new``, so the rows are added for it, then taken back out for
+    the batched INSERT)."""
+    if not session.dispatch.before_flush:
         return
-    if listeners == [_stamp_before_flush] and not any(
-        issubclass(model, _STAMPED) for model in {type(row) for row in rows}
-    ):
+    if not any(issubclass(model, _STAMPED) for model in {type(row) for row in rows}):
         return
     session.add_all(rows)
     try:
-        session.dispatch.before_flush(session, None, None)
+        _stamp_before_flush(session, None, None)
     finally:
         for row in rows:
             if row in session:

@@ -142,7 +142,7 @@ _MAX_ROWS = 2**63 - 1
 
 
 def _positive_int(value: Any, name: str, model: Any, *, minimum: int) -> int:
-    if type(value) is int and value >= minimum:  # the common case, on every page()
+    if type(value) is int and minimum <= value <= _MAX_ROWS:  # the common case, on every page()
         return value
     number = coerce_value(int, value, model=model, key=name)
     if (

@@ -413,6 +413,31 @@ async def test_insert_data_rows_runs_flush_and_mapper_events(db):
     ]
 
 
+async def test_insert_data_rows_gives_your_flush_listeners_a_real_flush(db):
+    """With listeners of your own, the rows go through an ORM flush on every
+    backend: a flush context, and after_flush, as for session.add_all()."""
+    session = db.session if db.async_session is None else db.async_session.sync_session
+    seen: list[tuple[str, bool]] = []
+
+    def before(flushing, context, instances):
+        seen.append(("before", context is not None))
+
+    def after(flushing, context):
+        seen.append(("after", context is not None))
+
+    event.listen(session, "before_flush", before)
+    event.listen(session, "after_flush", after)
+    try:
+        ok, rows = await legacy(db, "insert_data_rows", [LegacyTag(name="a")], S)
+    finally:
+        event.remove(session, "before_flush", before)
+        event.remove(session, "after_flush", after)
+    assert ok is True
+    assert rows[0].id is not None
+    assert ("before", True) in seen
+    assert ("after", True) in seen
+
+
 async def test_get_rows_within_id_list_takes_lists_beyond_bind_parameter_limits(db):
     heroes = db.seed(Hero(name="a"), Hero(name="b"), Hero(name="c"))
     ids = [hero.id for hero in heroes] + list(range(10**6, 10**6 + 70_000))
