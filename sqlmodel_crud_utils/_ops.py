@@ -25,7 +25,13 @@ from sqlalchemy.orm import Mapper, Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import instance_state
 
 from ._compat import in_greenlet
-from .exceptions import BulkOperationError, QueryError, RecordNotFoundError, TransactionError
+from .exceptions import (
+    BulkOperationError,
+    QueryError,
+    RecordNotFoundError,
+    TransactionError,
+    legacy_failures,
+)
 from .hooks import call_hooks
 from .lookups import mapper_of, parse_field, parse_lookup
 from .mixins import (
@@ -136,6 +142,14 @@ def failed_writes_doom_the_block(session: Session) -> Iterator[None]:
     except Exception as exc:
         note_failed_write(session, exc)
         raise
+
+
+@contextmanager
+def legacy_write(operation: str, raise_on_error: bool, session: Session) -> Iterator[None]:
+    """The failure handling of a legacy write: `legacy_failures` (the v0.1
+    return conventions) plus `failed_writes_doom_the_block`."""
+    with legacy_failures(operation, raise_on_error), failed_writes_doom_the_block(session):
+        yield
 
 
 def note_failed_write(session: Session, error: BaseException) -> None:

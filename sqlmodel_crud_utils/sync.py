@@ -139,10 +139,7 @@ def get_one_or_create(
         team, existed = get_one_or_create(session, Team, name="Avengers")
     """
     include = select_in_key if selectin and select_in_key else None
-    with (
-        legacy_failures("get_one_or_create", raise_on_error),
-        _ops.failed_writes_doom_the_block(session_inst),
-    ):
+    with _ops.legacy_write("get_one_or_create", raise_on_error, session_inst):
         return _ops.get_one_or_create(
             session_inst,
             model,
@@ -165,10 +162,7 @@ def write_row(
 
     ``Q`` equivalent: none (a plain ``session.add`` + ``commit``).
     """
-    with (
-        legacy_failures("write_row", raise_on_error),
-        _ops.failed_writes_doom_the_block(session_inst),
-    ):
+    with _ops.legacy_write("write_row", raise_on_error, session_inst):
         return True, _ops.write_row(session_inst, data_row)
     return False, None
 
@@ -190,10 +184,7 @@ def insert_data_rows(
         ok, heroes = insert_data_rows([Hero(name="A"), Hero(name="B")], session)
     """
     rows = list(data_rows)
-    with (
-        legacy_failures("insert_data_rows", raise_on_error),
-        _ops.failed_writes_doom_the_block(session_inst),
-    ):
+    with _ops.legacy_write("insert_data_rows", raise_on_error, session_inst):
         try:
             written = _ops.insert_data_rows(session_inst, rows)
         except BulkOperationError as exc:
@@ -362,10 +353,7 @@ def update_row(
     ``Q`` equivalent (set-based, no hooks): ``Q(Hero).where(id=1).update(session, age=41)``.
     """
     mapper_of(model)
-    with (
-        legacy_failures("update_row", raise_on_error),
-        _ops.failed_writes_doom_the_block(session_inst),
-    ):
+    with _ops.legacy_write("update_row", raise_on_error, session_inst):
         return True, _ops.update_row(session_inst, model, id_str, data, pk_field)
     return False, None
 
@@ -388,10 +376,7 @@ def delete_row(
 
     ``Q`` equivalent (set-based, no hooks): ``Q(Hero).where(id=1).delete(session)``.
     """
-    with (
-        legacy_failures("delete_row", raise_on_error),
-        _ops.failed_writes_doom_the_block(session_inst),
-    ):
+    with _ops.legacy_write("delete_row", raise_on_error, session_inst):
         _ops.delete_row(session_inst, model, id_str, pk_field, hard)
         return True
     return False
@@ -411,10 +396,7 @@ def soft_delete_row(
 
         deleted = soft_delete_row(1, session, Document)
     """
-    with (
-        legacy_failures("soft_delete_row", raise_on_error),
-        _ops.failed_writes_doom_the_block(session_inst),
-    ):
+    with _ops.legacy_write("soft_delete_row", raise_on_error, session_inst):
         _ops.soft_delete_row(session_inst, model, id_str, pk_field)
         return True
     return False
@@ -435,10 +417,7 @@ def restore_row(
 
         restored = restore_row(1, session, Document)
     """
-    with (
-        legacy_failures("restore_row", raise_on_error),
-        _ops.failed_writes_doom_the_block(session_inst),
-    ):
+    with _ops.legacy_write("restore_row", raise_on_error, session_inst):
         _ops.restore_row(session_inst, model, id_str, pk_field)
         return True
     return False
@@ -461,10 +440,7 @@ def bulk_upsert_mappings(
 
         ok, heroes = bulk_upsert_mappings([{"id": 1, "name": "A"}], session, Hero)
     """
-    with (
-        legacy_failures("bulk_upsert_mappings", raise_on_error),
-        _ops.failed_writes_doom_the_block(session_inst),
-    ):
+    with _ops.legacy_write("bulk_upsert_mappings", raise_on_error, session_inst):
         try:
             return True, _ops.bulk_upsert_mappings(session_inst, model, payload, pk_fields)
         except SQLAlchemyError as exc:
