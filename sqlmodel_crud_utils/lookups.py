@@ -268,6 +268,14 @@ class Lookup:
         column, a date fits a date-time one), a NaN or infinite float, an
         integer beyond the column's range, or text with a NUL character
         (PostgreSQL rejects it). ``None`` and SQL expressions pass."""
+        kind = type(value)
+        if (
+            kind is self.python_type
+            and kind is not float
+            and self.int_range is None
+            and (kind is not str or "\x00" not in value)
+        ):
+            return  # the common case: a value of the column's own type
         if (
             value is None
             or isinstance(value, ClauseElement)
