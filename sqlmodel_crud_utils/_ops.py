@@ -21,7 +21,7 @@ from typing import Any, cast
 from sqlalchemy import Integer, Table, insert, inspect, tuple_
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
-from sqlalchemy.orm import Mapper, Session, make_transient_to_detached
+from sqlalchemy.orm import Mapper, Session, make_transient, make_transient_to_detached
 from sqlalchemy.orm.attributes import instance_state
 
 from ._compat import in_greenlet
@@ -45,7 +45,7 @@ from .mixins import (
     utc_now,
 )
 from .query import Q, SoftMode
-from .transactions import in_transaction, note_uncontained_failure, unit_of_work
+from .transactions import in_transaction, nested, note_uncontained_failure, unit_of_work
 
 __all__ = [
     "bulk_upsert_mappings",
@@ -322,7 +322,7 @@ def get_one_or_create(
     call_hooks(model, "before_create", created)
     with _write_scope(session):
         try:
-            with session.begin_nested():
+            with nested(session):
                 session.add(created)
                 session.flush()
         except IntegrityError as exc:
@@ -390,8 +390,8 @@ _BULK_SHAPES: dict[type[Any], tuple[tuple[str, ...], str | None] | None] = {}
 
 def _bulk_shape(model: type[Any]) -> tuple[tuple[str, ...], str | None] | None:
     """What `_insertable_in_bulk` needs to know of a model: ``None`` when
-    its rows must go through the ORM flush (inheritance, mapper insert
-    events), else its relationship keys and, for a single primary key that
+    its rows must go through the ORM flush (inheritance, a version counter,
+    mapper insert events), else its relationship keys and, for a single primary key that
     the database cannot generate, that key's attribute. The mapper's shape
     is worked out once; its events are checked on every call (listeners may
     be added at any time)."""
@@ -400,7 +400,7 @@ def _bulk_shape(model: type[Any]) -> tuple[tuple[str, ...], str | None] | None:
         return None  # mapper events only run in a real ORM flush
     if model not in _BULK_SHAPES:
         shape: tuple[tuple[str, ...], str | None] | None = None
-        if mapper.inherits is None:
+        if mapper.inherits is None and mapper.version_id_col is None:
             key_columns = mapper.primary_key
             pk_key = None
             if len(key_columns) == 1 and not isinstance(key_columns[0].type, Integer):
@@ -560,33 +560,70 @@ def insert_data_rows(session: Session, rows: Sequence[Any]) -> list[Any]:
     """Insert ``rows`` in batches (fires ``before_create`` for every row
     first, ``after_create`` for each written row before the commit).
 
-    When the batch fails it is rolled back and each row is retried on its
-    own; if any row still fails, `BulkOperationError` is raised whose
+    When the batch INSERT fails it is rolled back and each row is retried on
+    its own; if any row still fails, `BulkOperationError` is raised whose
     ``errors`` are ``{"index", "row", "error"}`` dicts and which carries
-    ``succeeded`` (the rows that were written).
+    ``succeeded`` (the rows that were written). Any other failure (the
+    commit, an ``after_create`` hook) rolls everything back and propagates.
+    Whatever fails, the caller's objects come back as they were handed in:
+    transient, with the values they had.
     """
     rows = list(rows)
     for row in rows:
         call_hooks(type(row), "before_create", row)
-    keys = [_identity_values(row) for row in rows]
+    saved = [_column_values(row) for row in rows]
+    batch_error: SQLAlchemyError | None = None
     try:
         with _write_scope(session, bulk=True):
-            _bulk_insert(session, rows)
-            _loaded(session, rows)
-            for row in rows:
-                call_hooks(type(row), "after_create", row)
-            return rows
-    except SQLAlchemyError as batch_error:
-        for row, original in zip(rows, keys, strict=True):
-            _reset_transient(session, row, original)
+            try:
+                _bulk_insert(session, rows)
+            except SQLAlchemyError as exc:
+                batch_error = exc
+                raise
+            _created(session, rows)
+        return rows
+    except BaseException:
+        _back_to_transient(session, rows, saved)
+        if batch_error is None:
+            raise
+    try:
         succeeded, errors = _insert_one_by_one(session, rows)
-        # the retry commits as it goes: its after_create hooks run after it
-        for row in succeeded:
-            call_hooks(type(row), "after_create", row)
-        if errors:
-            error = BulkOperationError(len(rows), len(errors), errors, succeeded)
-            raise error from errors[0]["exception"] or batch_error
-        return succeeded
+    except BaseException:
+        _back_to_transient(session, rows, saved)
+        raise
+    if errors:
+        error = BulkOperationError(len(rows), len(errors), errors, succeeded)
+        raise error from errors[0]["exception"] or batch_error
+    return succeeded
+
+
+def _created(session: Session, rows: Sequence[Any]) -> None:
+    """After the INSERTs, before the commit: load what async code cannot
+    load later, then the ``after_create`` hooks (a raising one undoes all)."""
+    _loaded(session, rows)
+    for row in rows:
+        call_hooks(type(row), "after_create", row)
+
+
+def _column_values(row: Any) -> dict[str, Any]:
+    return {key: value for key, value in row.__dict__.items() if not key.startswith("_sa_")}
+
+
+def _back_to_transient(
+    session: Session, rows: Sequence[Any], saved: Sequence[dict[str, Any]]
+) -> None:
+    """Undo what a rolled-back write left on the caller's objects: out of the
+    session, no identity (a rolled-back INSERT's objects would otherwise
+    look persistent and be skipped by the retry), the values they came with."""
+    for row, values in zip(rows, saved, strict=True):
+        if row in session:
+            session.expunge(row)
+        if inspect(row).key is not None:
+            make_transient(row)
+        state = row.__dict__
+        for key in [key for key in state if not key.startswith("_sa_") and key not in values]:
+            del state[key]
+        state.update(values)
 
 
 _PK_KEYS: dict[type[Any], tuple[str, ...]] = {}
@@ -612,14 +649,15 @@ def _reset_transient(session: Session, row: Any, keys: Mapping[str, Any]) -> Non
 
 def _insert_one_by_one(session: Session, rows: list[Any]) -> tuple[list[Any], list[Any]]:
     """Retry each row in its own SAVEPOINT, all in one unit of work (one
-    commit): a failing row undoes only itself."""
+    commit, after the ``after_create`` hooks of the rows written): a failing
+    row undoes only itself."""
     succeeded: list[Any] = []
     errors: list[dict[str, Any]] = []
     with _write_scope(session, bulk=True):
         for index, row in enumerate(rows):
             original = _identity_values(row)
             try:
-                with session.begin_nested():
+                with nested(session):
                     session.add(row)
                     session.flush()
             except SQLAlchemyError as exc:
@@ -627,7 +665,7 @@ def _insert_one_by_one(session: Session, rows: list[Any]) -> tuple[list[Any], li
                 errors.append({"index": index, "row": row, "error": str(exc), "exception": exc})
             else:
                 succeeded.append(row)
-    _loaded(session, succeeded)
+        _created(session, succeeded)
     return succeeded, errors
 
 

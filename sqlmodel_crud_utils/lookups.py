@@ -193,12 +193,28 @@ def _temporal_timezone(attr: InstrumentedAttribute[Any]) -> bool | None:
 def _column_python_type(attr: InstrumentedAttribute[Any]) -> type[Any] | None:
     try:
         column_type = attr.property.columns[0].type
-        if isinstance(column_type, TypeDecorator):
+        if isinstance(column_type, TypeDecorator) and not _own_python_type(column_type):
             column_type = column_type.impl_instance
         python_type = column_type.python_type
     except (NotImplementedError, AttributeError, IndexError):
         return None
     return None if python_type is object else cast("type[Any]", python_type)
+
+
+def _own_python_type(column_type: TypeDecorator[Any]) -> bool:
+    return type(column_type).python_type is not TypeDecorator.python_type
+
+
+def _type_checked(attr: InstrumentedAttribute[Any]) -> bool:
+    """Whether values can be checked against the column's Python type: not
+    for a `TypeDecorator` that converts values on the way in
+    (``process_bind_param``) without saying what it takes (``python_type``),
+    like SQLAlchemy's GUID recipe over ``CHAR(32)``."""
+    column_type = attr.property.columns[0].type
+    if not isinstance(column_type, TypeDecorator):
+        return True
+    converts = type(column_type).process_bind_param is not TypeDecorator.process_bind_param
+    return not converts or _own_python_type(column_type)
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,6 +238,8 @@ class Lookup:
         python_type: the column's Python type, used to coerce strings.
         timezone: for a date-time or time column, whether it has a time
             zone; ``None`` for other columns.
+        type_checked: whether values are checked against ``python_type``
+            (not for a `TypeDecorator` converting values it does not type).
         int_range: for an integer column, the smallest and largest value
             every backend stores in it (32-bit ``INTEGER`` unless declared
             ``SMALLINT`` / ``BIGINT``); ``None`` for other columns.
@@ -244,6 +262,7 @@ class Lookup:
 
     timezone: bool | None = None
     int_range: tuple[int, int] | None = None
+    type_checked: bool = True
 
     def coerce(self, value: Any) -> Any:
         """Coerce one value to this lookup's column type (see `coerce_value`).
@@ -288,7 +307,11 @@ class Lookup:
             problem = "contains a NUL character"
         elif isinstance(value, float) and not math.isfinite(value):
             problem = "is not a finite number"
-        elif expected is not None and not isinstance(value, _ACCEPTED.get(expected, expected)):
+        elif (
+            expected is not None
+            and self.type_checked
+            and not isinstance(value, _ACCEPTED.get(expected, expected))
+        ):
             problem = f"must be {expected.__name__}, got {type(value).__name__}"
         elif self.int_range is not None and isinstance(value, int) and not isinstance(value, bool):
             low, high = self.int_range
@@ -525,17 +548,27 @@ def coerce_value(
     Web query parameters arrive as strings; this turns ``"42"`` into ``42``
     for an integer column, ``"2024-01-31"`` into a `date`, ``"true"`` into
     ``True`` and so on (int, float, Decimal, bool, date, datetime in ISO 8601,
-    time, UUID, Enum by value or name). A string that cannot be coerced
-    raises `QueryError`.
+    time, UUID, Enum by value or name), a number to the Enum member with
+    that value, and 0/1 to a bool. A value that cannot be coerced raises `QueryError`.
 
     Example:
         >>> coerce_value(int, "42"), coerce_value(bool, "off")
         (42, False)
     """
-    if not isinstance(value, str) or python_type is None or python_type is str:
+    if python_type is None or python_type is str:
         return value
     try:
-        return _parse(python_type, value)
+        if isinstance(value, str):
+            return _parse(python_type, value)
+        if (
+            _is_enum(python_type)
+            and isinstance(value, (int, float))
+            and not isinstance(value, python_type)
+        ):
+            return python_type(value)  # a member's value, e.g. 2 for an IntEnum
+        if python_type is bool and type(value) is int and value in (0, 1):
+            return bool(value)
+        return value
     except (ValueError, TypeError, ArithmeticError, KeyError) as exc:
         raise QueryError(
             f"cannot use {value!r} for '{key}': expected {python_type.__name__}",
@@ -543,6 +576,10 @@ def coerce_value(
             key=key,
             value=value,
         ) from exc
+
+
+def _is_enum(python_type: type[Any]) -> bool:
+    return isinstance(python_type, type) and issubclass(python_type, enum.Enum)
 
 
 def _parse(python_type: type[Any], text: str) -> Any:
@@ -691,6 +728,7 @@ def parse_lookup(model: type[Any], key: str) -> Lookup:
         python_type,
         _temporal_timezone(column),
         _integer_range(column),
+        _type_checked(column),
     )
 
 

@@ -29,7 +29,7 @@ from typing import Any
 from sqlalchemy import DateTime, event, false, inspect
 from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import Mapper, ORMExecuteState, Session, with_loader_criteria
+from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
 from sqlalchemy.orm.interfaces import ORMOption, UserDefinedOption
 from sqlalchemy.sql.cache_key import HasCacheKey
 from sqlalchemy.sql.type_api import TypeEngine
@@ -433,20 +433,3 @@ if not event.contains(Session, "before_flush", _stamp_before_flush):
     event.listen(Session, "before_flush", _stamp_before_flush)
 if not event.contains(Session, "do_orm_execute", _scope_relationship_loads):
     event.listen(Session, "do_orm_execute", _scope_relationship_loads)
-
-
-def _no_identity_map_shortcut_to_soft_rows(mapper: Mapper[Any], cls: type[Any]) -> None:
-    """A many-to-one lazy load normally answers from the session's identity
-    map without SQL, which would hand back a soft-deleted parent that some
-    other query (``soft("include")``) happened to load. For relationships to
-    soft-delete models it always runs its (filtered) SELECT instead."""
-    for prop in mapper.relationships:
-        if prop.uselist or not is_soft_delete_model(prop.mapper.class_):
-            continue
-        loader = prop._get_strategy((("lazy", "select"),))  # the lazy loader
-        if getattr(loader, "use_get", False):
-            loader.use_get = False  # type: ignore[attr-defined]
-
-
-if not event.contains(Mapper, "mapper_configured", _no_identity_map_shortcut_to_soft_rows):
-    event.listen(Mapper, "mapper_configured", _no_identity_map_shortcut_to_soft_rows)

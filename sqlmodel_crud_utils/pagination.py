@@ -109,10 +109,10 @@ class CursorPage(BaseModel, Generic[T]):
 
 
 def _plain(value: Any) -> Any:
+    if isinstance(value, enum.Enum):  # before int/str: IntEnum and StrEnum are both
+        return value.name  # what SQLAlchemy's Enum stores; decoded back by name
     if value is None or isinstance(value, (bool, int, float, str)):
         return value
-    if isinstance(value, enum.Enum):
-        return _plain(value.value)
     if isinstance(value, (dt.datetime, dt.date, dt.time)):
         return value.isoformat()
     if isinstance(value, (decimal.Decimal, uuid.UUID)):

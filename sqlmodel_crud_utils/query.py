@@ -45,6 +45,7 @@ from sqlalchemy import (
     tuple_,
     update,
 )
+from sqlalchemy import Enum as SAEnum
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.engine import CursorResult, Dialect
 from sqlalchemy.exc import ArgumentError
@@ -761,6 +762,24 @@ class Q(Generic[M]):
                 keys.append((getattr(self.model, name), tie))
         return keys
 
+    def _check_keyset_comparable(
+        self, session: Session, keys: Sequence[tuple[InstrumentedAttribute[Any], bool]]
+    ) -> None:
+        """MySQL/MariaDB sort a native ENUM column by its position in the
+        type but compare it as text, so a cursor on it would skip rows."""
+        dialect = session.get_bind(mapper=mapper_of(self.model)).dialect.name
+        if dialect not in ("mysql", "mariadb"):
+            return
+        for column, _ in keys:
+            column_type = column.property.columns[0].type
+            if isinstance(column_type, SAEnum) and column_type.native_enum:
+                raise QueryError(
+                    f"keyset() cannot page by ENUM column {column.key!r} on MySQL/MariaDB "
+                    "(sorted by position, compared as text); sort by another column",
+                    model=self.model,
+                    key="order_by",
+                )
+
     def _keyset_signature(self, keys: Sequence[tuple[InstrumentedAttribute[Any], bool]]) -> str:
         return f"{self.model.__name__}:" + ",".join(
             ("-" if descending else "") + column.key for column, descending in keys
@@ -816,6 +835,7 @@ class Q(Generic[M]):
         """
         size = _positive_int(size, "size", self.model, minimum=1)
         keys = self._keyset_order()
+        self._check_keyset_comparable(session, keys)
         loaded = self
         if self._only:  # the cursor needs the sort keys of the last row
             loaded = self._with(_only=self._only + tuple(column for column, _ in keys))

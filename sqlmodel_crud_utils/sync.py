@@ -323,7 +323,7 @@ def get_rows_within_id_list(
     ``Q`` equivalent: ``Q(Hero).where(id__in=[1, 2, 3]).all(session)``.
     """
     with legacy_failures("get_rows_within_id_list", raise_on_error):
-        ids = list(id_str_list)
+        ids = list(dict.fromkeys(id_str_list))  # each key once, first-seen order
         scope = Q(model).soft(_ops.soft_scope(include_deleted))
         rows: list[Any] = []
         with _ops.read_scope(session_inst):

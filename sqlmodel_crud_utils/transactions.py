@@ -51,8 +51,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 
-from sqlalchemy.engine import Connection
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError, UnboundExecutionError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
@@ -61,7 +60,9 @@ from .exceptions import TransactionError, translate_errors
 
 __all__ = [
     "a_transaction",
+    "begin_for_the_driver",
     "in_transaction",
+    "nested",
     "note_uncontained_failure",
     "transaction",
     "unit_of_work",
@@ -136,12 +137,17 @@ def _statement(error: DBAPIError) -> str:
     return (error.statement or "").lstrip().upper()
 
 
-def _begin_for_the_driver(connection: Connection) -> None:
+def begin_for_the_driver(session: Session) -> None:
     """SQLite's Python drivers (pysqlite, aiosqlite) begin a transaction only
     before INSERT/UPDATE/DELETE; a SAVEPOINT opened first would itself be the
     outermost transaction, whose RELEASE commits. Begin it for them, so
-    SAVEPOINTs nest inside the block's transaction on any SQLite engine
-    (engines from `create_pooled_engine` have begun already)."""
+    SAVEPOINTs nest inside the session's transaction on any SQLite engine
+    (engines from `create_pooled_engine` have begun already). A session with
+    several binds and no default one is left alone (internal)."""
+    try:
+        connection = session.connection()
+    except UnboundExecutionError:
+        return
     if connection.dialect.name != "sqlite":
         return
     driver = connection.connection.driver_connection
@@ -150,12 +156,20 @@ def _begin_for_the_driver(connection: Connection) -> None:
 
 
 @contextmanager
+def nested(session: Session) -> Iterator[None]:
+    """``session.begin_nested()`` that nests on any SQLite engine too (see
+    `begin_for_the_driver`); for SAVEPOINTs of the library's own (internal)."""
+    begin_for_the_driver(session)
+    with session.begin_nested():
+        yield
+
+
+@contextmanager
 def _savepoint(session: Session, level: int) -> Iterator[None]:
     """``session.begin_nested()``; a SAVEPOINT that cannot be rolled back
     dooms the block at ``level`` and surfaces as the error that destroyed it."""
-    _begin_for_the_driver(session.connection())
     try:
-        with session.begin_nested():
+        with nested(session):
             yield
     except SQLAlchemyError as exc:
         lost = _lost_savepoint(exc)
@@ -171,7 +185,7 @@ def _savepoint(session: Session, level: int) -> Iterator[None]:
 @asynccontextmanager
 async def _a_savepoint(session: AsyncSession, level: int) -> AsyncIterator[None]:
     """Async twin of `_savepoint`."""
-    await (await session.connection()).run_sync(_begin_for_the_driver)
+    await session.run_sync(begin_for_the_driver)
     try:
         async with session.begin_nested():
             yield

@@ -183,23 +183,6 @@ async def test_lazy_loads_after_q_follow_the_query_scope(db: Any) -> None:
     assert every == {"Ann": {"Alive", "Gone"}, "Zed": {"Orphan", "Ghost"}}
 
 
-async def test_many_to_one_lazy_load_hides_a_deleted_parent_already_in_the_session(
-    db: Any,
-) -> None:
-    """SQLAlchemy would answer ``book.author`` from the identity map without
-    SQL; for soft-delete targets the filtered SELECT runs instead."""
-    seed(db)
-
-    def load(session: Session) -> tuple[Any, Any]:
-        zed = Q(Author).soft("include").where(name="Zed").one(session)  # deleted, now in session
-        orphan = Q(Book).where(title="Orphan").one(session)  # live book of the deleted Zed
-        return zed, orphan.author
-
-    zed, parent = await in_session(db, load)
-    assert zed.is_deleted is True
-    assert parent is None
-
-
 async def test_async_refresh_of_a_relationship_is_live_only(db: Any) -> None:
     ids = seed(db)
     if db.async_session is None:
