@@ -165,12 +165,11 @@ def nested(session: Session) -> Iterator[None]:
 
 
 @contextmanager
-def _savepoint(session: Session, level: int) -> Iterator[None]:
-    """``session.begin_nested()``; a SAVEPOINT that cannot be rolled back
-    dooms the block at ``level`` and surfaces as the error that destroyed it."""
+def _lost_savepoint_dooms(session: Session | AsyncSession, level: int) -> Iterator[None]:
+    """Around a SAVEPOINT: one that cannot be rolled back dooms the block at
+    ``level`` and surfaces as the error that destroyed it."""
     try:
-        with nested(session):
-            yield
+        yield
     except SQLAlchemyError as exc:
         lost = _lost_savepoint(exc)
         if lost is None:
@@ -180,24 +179,22 @@ def _savepoint(session: Session, level: int) -> Iterator[None]:
     else:
         return
     raise error
+
+
+@contextmanager
+def _savepoint(session: Session, level: int) -> Iterator[None]:
+    """A SAVEPOINT for a nested block or a legacy write (see `nested`)."""
+    with _lost_savepoint_dooms(session, level), nested(session):
+        yield
 
 
 @asynccontextmanager
 async def _a_savepoint(session: AsyncSession, level: int) -> AsyncIterator[None]:
     """Async twin of `_savepoint`."""
     await session.run_sync(begin_for_the_driver)
-    try:
+    with _lost_savepoint_dooms(session, level):
         async with session.begin_nested():
             yield
-    except SQLAlchemyError as exc:
-        lost = _lost_savepoint(exc)
-        if lost is None:
-            raise
-        note_uncontained_failure(session, lost, level)
-        error = lost
-    else:
-        return
-    raise error
 
 
 @contextmanager
