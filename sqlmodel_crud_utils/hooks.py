@@ -35,7 +35,7 @@ Hooks registered on a base class or mixin apply to its subclasses.
 from __future__ import annotations
 
 import inspect
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, get_args
 
 from ._compat import await_, in_greenlet
 
@@ -58,14 +58,7 @@ HookPoint = Literal[
     "before_delete",
     "after_delete",
 ]
-HOOK_POINTS: tuple[HookPoint, ...] = (
-    "before_create",
-    "after_create",
-    "before_update",
-    "after_update",
-    "before_delete",
-    "after_delete",
-)
+HOOK_POINTS: tuple[HookPoint, ...] = get_args(HookPoint)
 
 
 class Hook(Protocol):
