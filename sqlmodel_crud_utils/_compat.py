@@ -3,6 +3,11 @@
 SQLAlchemy 2.1 renamed ``await_only`` to ``await_`` (the old name is
 deprecated there); 2.0 has only ``await_only``.
 
+SQLAlchemy 2.1 applies ``with_loader_criteria`` inside the EXISTS subquery
+of ``has()``/``any()``; 2.0 does not, so there the soft-delete scope of a
+relationship filter is written into the EXISTS explicitly
+(`LOADER_CRITERIA_IN_EXISTS`).
+
     >>> in_greenlet()
     False
 """
@@ -12,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Awaitable
 from typing import Any, TypeVar
 
+import sqlalchemy
 from sqlalchemy.util.concurrency import in_greenlet as _in_greenlet
 
 _T = TypeVar("_T")
@@ -21,7 +27,15 @@ try:  # SQLAlchemy >= 2.1
 except ImportError:  # pragma: no cover - SQLAlchemy 2.0
     from sqlalchemy.util.concurrency import await_only as _await
 
-__all__ = ["await_", "in_greenlet"]
+__all__ = ["LOADER_CRITERIA_IN_EXISTS", "SQLALCHEMY_VERSION", "await_", "in_greenlet"]
+
+#: The installed SQLAlchemy's ``(major, minor)``.
+SQLALCHEMY_VERSION: tuple[int, int] = tuple(  # type: ignore[assignment]
+    int(part) for part in sqlalchemy.__version__.split(".")[:2]
+)
+
+#: Whether ``with_loader_criteria`` reaches into ``has()``/``any()`` EXISTS clauses.
+LOADER_CRITERIA_IN_EXISTS = SQLALCHEMY_VERSION >= (2, 1)
 
 
 def await_(awaitable: Awaitable[_T]) -> _T:

@@ -27,7 +27,7 @@ loader as `stream` through ``run_sync``, one batch at a time.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, Literal, TypeVar, cast, get_args
 
@@ -68,8 +68,10 @@ from sqlalchemy.sql.elements import UnaryExpression
 from sqlmodel import select as sqlmodel_select
 from sqlmodel.sql.expression import SelectOfScalar
 
+from ._compat import LOADER_CRITERIA_IN_EXISTS
 from .exceptions import MultipleRecordsError, QueryError, RecordNotFoundError
 from .lookups import (
+    Lookup,
     coerce_value,
     mapper_of,
     memoized,
@@ -188,6 +190,43 @@ def _soft_options(model: type[Any], mode: str) -> tuple[ORMOption, ...]:
 
 _LIVE_ONLY = live_only()
 
+
+@dataclass(frozen=True, slots=True)
+class _ScopedCriterion:
+    """A relationship filter reaching soft-delete models, in two forms: as
+    written (``soft("include")``) and with ``is_deleted = false`` inside each
+    EXISTS (the other scopes). Only built where loader criteria do not reach
+    into EXISTS (SQLAlchemy 2.0), so the choice waits for the final scope."""
+
+    plain: ColumnElement[bool]
+    live: ColumnElement[bool]
+
+
+_Criterion = ColumnElement[bool] | _ScopedCriterion
+
+
+def _reaches_soft_delete(lookup: Lookup) -> bool:
+    return not LOADER_CRITERIA_IN_EXISTS and any(
+        is_soft_delete_model(hop.target) for hop in lookup.hops
+    )
+
+
+def _live_related(target: type[Any]) -> ColumnElement[bool] | None:
+    return cast("Any", target).is_deleted == false() if is_soft_delete_model(target) else None
+
+
+def _single(clauses: list[ColumnElement[bool]]) -> ColumnElement[bool]:
+    return clauses[0]
+
+
+def _any_of(clauses: list[ColumnElement[bool]]) -> ColumnElement[bool]:
+    return or_(*clauses)
+
+
+def _none_of(clauses: list[ColumnElement[bool]]) -> ColumnElement[bool]:
+    return not_(and_(*clauses))
+
+
 #: Models already checked to be mapped by ``Q.__post_init__``.
 _MAPPED_MODELS: set[type[Any]] = set()
 
@@ -221,7 +260,7 @@ class Q(Generic[M]):
     """
 
     model: type[M]
-    _criteria: tuple[ColumnElement[bool], ...] = ()
+    _criteria: tuple[_Criterion, ...] = ()
     _filters: tuple[tuple[str, Any], ...] = ()
     _order: tuple[_Order, ...] = ()
     _includes: tuple[_Include, ...] = ()
@@ -247,8 +286,24 @@ class Q(Generic[M]):
         state.update(changes)
         return clone
 
-    def _lookup_clauses(self, lookups: dict[str, Any]) -> list[ColumnElement[bool]]:
-        return [parse_lookup(self.model, key).clause(value) for key, value in lookups.items()]
+    def _lookup_criteria(
+        self,
+        lookups: dict[str, Any],
+        combine: Callable[[list[ColumnElement[bool]]], ColumnElement[bool]] | None = None,
+    ) -> list[_Criterion]:
+        """One criterion per lookup, or (with ``combine``) one for them all."""
+        parsed = [(parse_lookup(self.model, key), value) for key, value in lookups.items()]
+        groups = [parsed] if combine is not None else [[item] for item in parsed]
+        criteria: list[_Criterion] = []
+        for group in groups:
+            join = combine or _single
+            plain = join([lookup.clause(value) for lookup, value in group])
+            if any(_reaches_soft_delete(lookup) for lookup, _ in group):
+                live = join([lookup.clause(value, _live_related) for lookup, value in group])
+                criteria.append(_ScopedCriterion(plain, live))
+            else:
+                criteria.append(plain)
+        return criteria
 
     def where(self, *clauses: Any, **lookups: Any) -> Q[M]:
         """AND SQLAlchemy boolean clauses and ``field__op=value`` lookups onto the query.
@@ -261,7 +316,7 @@ class Q(Generic[M]):
             >>> print(Q(Tree).where(Tree.height > 3, id__in=[1, 2]).statement.whereclause)
             tree.height > :height_1 AND tree.id IN (__[POSTCOMPILE_id_1])
         """
-        built: list[ColumnElement[bool]] = []
+        built: list[_Criterion] = []
         for clause in clauses:
             if clause is None:
                 raise QueryError(
@@ -285,7 +340,7 @@ class Q(Generic[M]):
                     key="where",
                     value=clause,
                 ) from exc
-        built.extend(self._lookup_clauses(lookups))
+        built.extend(self._lookup_criteria(lookups))
         if not built:
             return self
         return self._with(
@@ -307,7 +362,7 @@ class Q(Generic[M]):
         if not lookups:
             return self
         return self._with(
-            _criteria=self._criteria + (or_(*self._lookup_clauses(lookups)),),
+            _criteria=self._criteria + tuple(self._lookup_criteria(lookups, _any_of)),
             _filters=self._filters + (("any", lookups),),
         )
 
@@ -329,7 +384,7 @@ class Q(Generic[M]):
         if not lookups:
             return self
         return self._with(
-            _criteria=self._criteria + (not_(and_(*self._lookup_clauses(lookups))),),
+            _criteria=self._criteria + tuple(self._lookup_criteria(lookups, _none_of)),
             _filters=self._filters + (("not", lookups),),
         )
 
@@ -526,6 +581,16 @@ class Q(Generic[M]):
 
     # ------------------------------------------------------------- compilation
 
+    def _scoped_criteria(self) -> tuple[ColumnElement[bool], ...]:
+        """The criteria, each relationship filter in the form the soft scope needs."""
+        live = self._soft != "include"
+        return tuple(
+            (criterion.live if live else criterion.plain)
+            if isinstance(criterion, _ScopedCriterion)
+            else criterion
+            for criterion in self._criteria
+        )
+
     @property
     def _soft_scope(self) -> bool:
         return self._soft != "include" and is_soft_delete_model(self.model)
@@ -540,7 +605,9 @@ class Q(Generic[M]):
         self, *, loading: bool = True, ordering: bool = True, paging: bool = True
     ) -> SelectOfScalar[M]:
         stmt = sqlmodel_select(self.model) if self._base is None else self._base
-        criteria = self._criteria + (self._root_soft_criteria() if self._soft == "only" else ())
+        criteria = self._scoped_criteria() + (
+            self._root_soft_criteria() if self._soft == "only" else ()
+        )
         if criteria:
             stmt = stmt.where(*criteria)
         # a caller's statement that already carries a soft-delete scope keeps it
@@ -930,7 +997,11 @@ class Q(Generic[M]):
                 model=self.model,
                 key="limit",
             )
-        return self._criteria + self._root_soft_criteria()
+        # "exclude" reaches the root rows through the loader criteria of
+        # `_soft_options`; writing it here too would repeat the predicate
+        return self._scoped_criteria() + (
+            self._root_soft_criteria() if self._soft == "only" else ()
+        )
 
     def _values(self, values: dict[str, Any]) -> dict[str, Any]:
         if not values:
