@@ -8,6 +8,10 @@ of ``has()``/``any()``; 2.0 does not, so there the soft-delete scope of a
 relationship filter is written into the EXISTS explicitly
 (`LOADER_CRITERIA_IN_EXISTS`).
 
+On SQLAlchemy 2.0 a ``selectin`` eager load run while a ``yield_per``
+stream is open inherits ``yield_per`` and fails; `Q.stream` then loads such
+queries in batches of primary keys (`SELECTIN_UNDER_YIELD_PER`).
+
     >>> in_greenlet()
     False
 """
@@ -27,7 +31,13 @@ try:  # SQLAlchemy >= 2.1
 except ImportError:  # pragma: no cover - SQLAlchemy 2.0
     from sqlalchemy.util.concurrency import await_only as _await
 
-__all__ = ["LOADER_CRITERIA_IN_EXISTS", "SQLALCHEMY_VERSION", "await_", "in_greenlet"]
+__all__ = [
+    "LOADER_CRITERIA_IN_EXISTS",
+    "SELECTIN_UNDER_YIELD_PER",
+    "SQLALCHEMY_VERSION",
+    "await_",
+    "in_greenlet",
+]
 
 #: The installed SQLAlchemy's ``(major, minor)``.
 SQLALCHEMY_VERSION: tuple[int, int] = tuple(  # type: ignore[assignment]
@@ -47,3 +57,7 @@ def await_(awaitable: Awaitable[_T]) -> _T:
 def in_greenlet() -> bool:
     """Whether this sync code runs inside ``run_sync`` (so `await_` works)."""
     return bool(_in_greenlet())
+
+
+#: Whether a ``selectin`` eager load works inside a ``yield_per`` stream.
+SELECTIN_UNDER_YIELD_PER = SQLALCHEMY_VERSION >= (2, 1)

@@ -46,7 +46,8 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy import Enum as SAEnum
-from sqlalchemy.dialects import mysql, postgresql, sqlite
+from sqlalchemy.dialects import mysql, sqlite
+from sqlalchemy.dialects.postgresql import psycopg as postgresql_psycopg
 from sqlalchemy.engine import CursorResult, Dialect
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -68,7 +69,7 @@ from sqlalchemy.sql.elements import UnaryExpression
 from sqlmodel import select as sqlmodel_select
 from sqlmodel.sql.expression import SelectOfScalar
 
-from ._compat import LOADER_CRITERIA_IN_EXISTS
+from ._compat import LOADER_CRITERIA_IN_EXISTS, SELECTIN_UNDER_YIELD_PER
 from .exceptions import MultipleRecordsError, QueryError, RecordNotFoundError
 from .lookups import (
     Lookup,
@@ -109,7 +110,9 @@ _LOADERS = {
 _SOFT_MODES: frozenset[str] = frozenset(get_args(SoftMode))
 _DIALECTS: dict[str, Dialect] = {
     "sqlite": sqlite.dialect(),
-    "postgresql": postgresql.dialect(),  # type: ignore[no-untyped-call]
+    # psycopg 3, the driver we support: the SQL it runs (with its bind casts),
+    # whichever driver a bare ``postgresql://`` means in this SQLAlchemy
+    "postgresql": postgresql_psycopg.dialect(),  # type: ignore[no-untyped-call]
     "mysql": mysql.dialect(),
     "mariadb": mysql.dialect(is_mariadb=True),
 }
@@ -936,7 +939,8 @@ class Q(Generic[M]):
         PostgreSQL). MySQL/MariaDB drivers cannot run another statement on a
         connection while an unbuffered cursor is open (rows would be lost),
         so there, and for any query with a ``joined`` or ``subquery``
-        include (which cannot be streamed from one cursor), the primary
+        include (which cannot be streamed from one cursor; on SQLAlchemy 2.0
+        a ``selectin`` include too), the primary
         keys are read first (one light query) and the rows are then loaded
         ``batch_size`` keys at a time, in the query's order. Either way,
         ``selectin`` includes and lazy loads work inside the loop.
@@ -961,9 +965,19 @@ class Q(Generic[M]):
             result.close()
 
     def _streams_by_key(self, bind: Any) -> bool:
-        return bind.dialect.name in ("mysql", "mariadb") or any(
-            include.strategy in ("joined", "subquery") for include in self._includes
+        strategies = self._unstreamable_strategies
+        return (
+            bind.dialect.name in ("mysql", "mariadb")
+            or any(include.strategy in strategies for include in self._includes)
+            or any(rel.lazy in strategies for rel in mapper_of(self.model).relationships)
         )
+
+    #: Eager strategies that cannot load inside a ``yield_per`` stream: on
+    #: SQLAlchemy 2.0 a selectin load inherits the stream's ``yield_per``
+    #: and fails ("Can't use the ORM yield_per feature in conjunction with unique()").
+    _unstreamable_strategies = (
+        ("joined", "subquery") if SELECTIN_UNDER_YIELD_PER else ("joined", "subquery", "selectin")
+    )
 
     def _stream_keys(self, session: Session) -> list[tuple[Any, ...]]:
         columns = [getattr(self.model, name) for name in _primary_key_names(self.model)]

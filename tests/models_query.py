@@ -3,10 +3,11 @@
 No ``from __future__ import annotations`` here (SQLModel relationships).
 """
 
+import datetime as dt
 import decimal
 import enum
 
-from sqlalchemy import Numeric
+from sqlalchemy import DateTime, Numeric
 from sqlmodel import Field, Relationship, SQLModel
 
 from sqlmodel_crud_utils import SoftDeleteMixin
@@ -40,3 +41,12 @@ class QItem(SQLModel, SoftDeleteMixin, table=True):
     level: Level = Level.LOW
     shelf_id: int | None = Field(default=None, foreign_key="qshelf.id")
     shelf: QShelf | None = Relationship(back_populates="items")
+
+
+class QStamp(SQLModel, table=True):
+    """One time-zone-aware and one naive date-time column, declared
+    explicitly so they do not depend on SQLModel's default mapping."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    aware_at: dt.datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    naive_at: dt.datetime | None = Field(default=None, sa_type=DateTime())

@@ -103,10 +103,16 @@ def test_coerced_values_have_the_column_type():
     clause = Q(QItem).where(price="1.50").statement.whereclause
     assert clause.right.value == decimal.Decimal("1.50")
     assert Q(QItem).where(color="r").statement.whereclause.right.value is Color.RED
+    # SQLModel >= 0.0.50 maps ``datetime`` to DateTime(timezone=True); older
+    # versions to a naive DateTime: coercion follows the column's actual type
+    aware = Hero.__table__.c.seen_at.type.timezone
+    utc = dt.timezone.utc if aware else None
     clause = Q(Hero).where(seen_at="2024-01-31T10:30:00Z").statement.whereclause
-    assert clause.right.value == dt.datetime(2024, 1, 31, 10, 30, tzinfo=dt.timezone.utc)
+    assert clause.right.value == dt.datetime(2024, 1, 31, 10, 30, tzinfo=utc)
+    assert (clause.right.value.tzinfo is not None) == bool(aware)
     clause = Q(Hero).where(seen_at="2024-01-31T10:30:00").statement.whereclause
-    assert clause.right.value.tzinfo is dt.timezone.utc  # aware column: naive text is UTC
+    assert clause.right.value == dt.datetime(2024, 1, 31, 10, 30, tzinfo=utc)  # naive text is UTC
+    assert clause.right.value.tzinfo is utc
     clause = Q(Hero).where(alarm="12:00+02:00").statement.whereclause
     assert clause.right.value == dt.time(10, 0)  # naive column: converted to UTC, naive
     assert str(Q(Hero).where(is_active="yes").statement.whereclause) == "hero.is_active = true"
@@ -148,3 +154,22 @@ def test_uncoercible_values_raise_query_error_naming_model_key_value(model, key,
     bad = value if isinstance(value, str) else value[-1]
     assert error.value == bad
     assert repr(bad) in str(error)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2024-01-31T12:30:00+02:00", dt.datetime(2024, 1, 31, 10, 30)),
+        ("2024-01-31T10:30:00Z", dt.datetime(2024, 1, 31, 10, 30)),
+        ("2024-01-31T10:30:00", dt.datetime(2024, 1, 31, 10, 30)),  # naive text counts as UTC
+    ],
+)
+def test_datetime_coercion_reads_the_column_type(text, expected):
+    from tests.models_query import QStamp
+
+    aware = Q(QStamp).where(aware_at=text).statement.whereclause.right.value
+    assert aware == expected.replace(tzinfo=dt.timezone.utc)
+    assert aware.tzinfo is not None
+    naive = Q(QStamp).where(naive_at=text).statement.whereclause.right.value
+    assert naive == expected
+    assert naive.tzinfo is None
