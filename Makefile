@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 TEST_DATABASES ?= sqlite
 export TEST_DATABASES
 
-.PHONY: install demo test test-fast lint typecheck docs bench ci clean
+.PHONY: install demo test test-fast lint typecheck docs bench matrix ci clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,12 @@ typecheck: $(STAMP)
 
 docs: $(STAMP)
 	$(BIN)/mkdocs build --strict
+
+# Every Python x dependency-set cell of noxfile.py; one cell:
+#   make matrix NOX_ARGS='-s "tests-3.10(floor)"'
+NOX_ARGS ?=
+matrix: $(STAMP)
+	$(BIN)/nox $(NOX_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks

@@ -18,24 +18,43 @@ queries in batches of primary keys (`SELECTIN_UNDER_YIELD_PER`).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import sqlalchemy
+from sqlalchemy.ext import compiler as _compiler
+from sqlalchemy.util import concurrency as _concurrency
 from sqlalchemy.util.concurrency import in_greenlet as _in_greenlet
 
 _T = TypeVar("_T")
+_F = TypeVar("_F", bound=Callable[..., Any])
 
-try:  # SQLAlchemy >= 2.1
-    from sqlalchemy.util.concurrency import await_ as _await
-except ImportError:  # pragma: no cover - SQLAlchemy 2.0
-    from sqlalchemy.util.concurrency import await_only as _await
+# SQLAlchemy >= 2.1 has ``await_``; 2.0 only ``await_only`` (read through
+# getattr so the module type-checks against either version)
+_await: Any = getattr(_concurrency, "await_", None) or _concurrency.await_only
+
+#: ``sqlalchemy.ext.compiler.compiles``, typed (2.0 leaves it unannotated).
+compiles: Callable[..., Callable[[_F], _F]] = _compiler.compiles
+
+
+def construct(cls: type[_T], *args: Any, **kwargs: Any) -> _T:
+    """``cls(*args, **kwargs)`` for SQLAlchemy classes whose constructors
+    2.0 leaves unannotated (dialects, some types), typed as ``cls``.
+
+        >>> from sqlalchemy.dialects import sqlite
+        >>> construct(sqlite.dialect).name
+        'sqlite'
+    """
+    return cls(*args, **kwargs)
+
 
 __all__ = [
     "LOADER_CRITERIA_IN_EXISTS",
     "SELECTIN_UNDER_YIELD_PER",
     "SQLALCHEMY_VERSION",
     "await_",
+    "compiles",
+    "construct",
     "in_greenlet",
 ]
 

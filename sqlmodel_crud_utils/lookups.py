@@ -30,7 +30,6 @@ from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import ColumnElement, and_, false, inspect
-from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import InstrumentedAttribute, Mapper, RelationshipProperty
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ClauseElement
@@ -46,6 +45,7 @@ from sqlalchemy.types import (
     TypeDecorator,
 )
 
+from ._compat import compiles
 from .exceptions import QueryError
 
 __all__ = [

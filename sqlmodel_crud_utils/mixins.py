@@ -37,6 +37,8 @@ from sqlalchemy.sql.visitors import InternalTraversal
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field
 
+from ._compat import construct
+
 __all__ = [
     "AuditMixin",
     "SoftDeleteMixin",
@@ -107,6 +109,10 @@ def acting_as(user: str | None) -> Iterator[None]:
         _current_user.reset(token)
 
 
+#: MySQL/MariaDB ``DATETIME(6)``: microseconds, as the other backends keep.
+_MYSQL_DATETIME = construct(mysql.DATETIME, fsp=6)
+
+
 class UTCDateTime(TypeDecorator[dt.datetime]):
     """A datetime column that always reads back as timezone-aware UTC.
 
@@ -135,7 +141,7 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
 
     def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
         if dialect.name in ("mysql", "mariadb"):
-            return dialect.type_descriptor(mysql.DATETIME(fsp=6))
+            return dialect.type_descriptor(_MYSQL_DATETIME)
         if dialect.name == "postgresql":
             return dialect.type_descriptor(DateTime(timezone=True))
         return dialect.type_descriptor(DateTime())
@@ -412,7 +418,8 @@ def _stamp_before_flush(session: Session, flush_context: Any, instances: Any) ->
             continue
         if not session.is_modified(obj, include_collections=False):
             continue
-        attrs = inspect(obj).attrs
+        state: Any = inspect(obj)
+        attrs = state.attrs
         if isinstance(obj, AuditMixin):
             if not attrs.updated_at.history.has_changes():
                 obj.updated_at = now

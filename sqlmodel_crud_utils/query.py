@@ -48,7 +48,7 @@ from sqlalchemy import (
 from sqlalchemy import Enum as SAEnum
 from sqlalchemy.dialects import mysql, sqlite
 from sqlalchemy.dialects.postgresql import psycopg as postgresql_psycopg
-from sqlalchemy.engine import CursorResult, Dialect
+from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import (
@@ -69,7 +69,7 @@ from sqlalchemy.sql.elements import UnaryExpression
 from sqlmodel import select as sqlmodel_select
 from sqlmodel.sql.expression import SelectOfScalar
 
-from ._compat import LOADER_CRITERIA_IN_EXISTS, SELECTIN_UNDER_YIELD_PER
+from ._compat import LOADER_CRITERIA_IN_EXISTS, SELECTIN_UNDER_YIELD_PER, construct
 from .exceptions import MultipleRecordsError, QueryError, RecordNotFoundError
 from .lookups import (
     Lookup,
@@ -109,12 +109,12 @@ _LOADERS = {
 }
 _SOFT_MODES: frozenset[str] = frozenset(get_args(SoftMode))
 _DIALECTS: dict[str, Dialect] = {
-    "sqlite": sqlite.dialect(),
+    "sqlite": construct(sqlite.dialect),
     # psycopg 3, the driver we support: the SQL it runs (with its bind casts),
     # whichever driver a bare ``postgresql://`` means in this SQLAlchemy
-    "postgresql": postgresql_psycopg.dialect(),  # type: ignore[no-untyped-call]
-    "mysql": mysql.dialect(),
-    "mariadb": mysql.dialect(is_mariadb=True),
+    "postgresql": construct(postgresql_psycopg.dialect),
+    "mysql": construct(mysql.dialect),
+    "mariadb": construct(mysql.dialect, is_mariadb=True),
 }
 
 
@@ -216,6 +216,12 @@ def _reaches_soft_delete(lookup: Lookup) -> bool:
 
 def _live_related(target: type[Any]) -> ColumnElement[bool] | None:
     return cast("Any", target).is_deleted == false() if is_soft_delete_model(target) else None
+
+
+def _rowcount(result: Any) -> int:
+    """Rows an UPDATE/DELETE matched (``session.execute`` types its result
+    as a plain `Result`, which has no ``rowcount``)."""
+    return int(result.rowcount)
 
 
 def _single(clauses: list[ColumnElement[bool]]) -> ColumnElement[bool]:
@@ -1044,8 +1050,7 @@ class Q(Generic[M]):
             .values(stamped)
             .options(*self._soft_options())
         )
-        result = cast("CursorResult[Any]", session.execute(stmt))
-        return int(result.rowcount)
+        return _rowcount(session.execute(stmt))
 
     def delete(self, session: Session, hard: bool = False) -> int:
         """Delete every matching row in one statement; returns the count.
@@ -1063,8 +1068,7 @@ class Q(Generic[M]):
                 session, is_deleted=True, deleted_at=utc_now(), deleted_by=current_user()
             )
         stmt = delete(self.model).where(*self._write_criteria()).options(*self._soft_options())
-        result = cast("CursorResult[Any]", session.execute(stmt))
-        return int(result.rowcount)
+        return _rowcount(session.execute(stmt))
 
     # ----------------------------------------------------------- async terminals
 

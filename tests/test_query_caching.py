@@ -11,6 +11,8 @@ from sqlalchemy.engine.default import DefaultExecutionContext
 from sqlmodel_crud_utils import Q
 from tests.models import Hero
 
+UTC = dt.timezone.utc  # datetime.UTC is Python 3.11+
+
 # Any warning at all (SQLAlchemy, drivers, our code) fails these tests.
 pytestmark = pytest.mark.filterwarnings("error")
 
@@ -26,7 +28,10 @@ PAIRS = [
     ({"name__startswith": "a"}, {"name__startswith": "b_"}),
     ({"name__like": "a%"}, {"name__like": "%b"}),
     ({"bio__match": "wizard"}, {"bio__match": "pilot"}),
-    ({"seen_at__lt": "2024-01-01"}, {"seen_at__lt": dt.datetime(2020, 1, 1, tzinfo=dt.timezone.utc)}),
+    (
+        {"seen_at__lt": "2024-01-01"},
+        {"seen_at__lt": dt.datetime(2020, 1, 1, tzinfo=dt.timezone.utc)},
+    ),
     ({"team__city__name": "x"}, {"team__city__name": "y"}),
     ({"team__members__bio__match": "wizard"}, {"team__members__bio__match": "pilot"}),
 ]

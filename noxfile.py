@@ -1,0 +1,107 @@
+"""The version matrix: every Python we support x the oldest and the newest
+dependencies we declare.
+
+    nox -l                                   # list the cells
+    nox -s "tests-3.10(floor)"               # one cell (SQLite)
+    TEST_DATABASES=sqlite,postgresql,mariadb nox -s "tests-3.10(floor)"
+    nox                                      # every cell (`make matrix`)
+
+``floor`` pins the library's runtime dependencies and its database drivers
+(``dependencies`` and the ``sqlite-async``, ``postgres`` and ``mysql``
+extras of ``pyproject.toml``) to exactly the minimum each declares; test
+tooling (pytest, syrupy, FastAPI, mypy) is the newest release in both cells,
+since it is not what our users install. ``latest`` resolves everything to the
+newest release. A cell whose Python is missing fails instead of being skipped.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nox
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+ROOT = Path(__file__).resolve().parent
+PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
+RUNTIME_EXTRAS = ["sqlite-async", "postgres", "mysql"]
+INSTALL = f".[dev,{','.join(RUNTIME_EXTRAS)}]"
+
+nox.options.default_venv_backend = "uv|virtualenv"
+# Interpreters come from this machine, never from a download.
+os.environ.setdefault("UV_PYTHON_DOWNLOADS", "never")
+
+
+def _expose_pyenv_pythons() -> None:
+    """Make pyenv's ``python3.X`` shims answer for every version in `PYTHONS`
+    (by default they answer only for pyenv's global version)."""
+    if shutil.which("pyenv") is None or os.environ.get("PYENV_VERSION"):
+        return
+    installed = subprocess.run(
+        ["pyenv", "versions", "--bare"], capture_output=True, text=True, check=False
+    ).stdout.split()
+    chosen = []
+    for python in PYTHONS:
+        matches = [v for v in installed if re.fullmatch(rf"{re.escape(python)}\.\d+", v)]
+        if matches:
+            chosen.append(max(matches, key=lambda v: int(v.rsplit(".", 1)[1])))
+    if chosen:
+        os.environ["PYENV_VERSION"] = ":".join(chosen)
+
+
+_expose_pyenv_pythons()
+nox.options.error_on_missing_interpreters = True
+nox.options.sessions = ["tests"]
+
+_MINIMUM = re.compile(r"^\s*([A-Za-z0-9._-]+)(?:\[[^\]]*\])?\s*>=\s*([0-9][^,;\s]*)")
+
+
+def floor_pins() -> list[str]:
+    """``name==minimum`` for each runtime requirement and driver, read from
+    ``pyproject.toml`` so the floor can never drift from what we declare.
+
+    Extras are dropped: a constraints file pins versions, not extras.
+    """
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    requirements = list(project["dependencies"])
+    for extra in RUNTIME_EXTRAS:
+        requirements += project["optional-dependencies"][extra]
+    pins = []
+    for requirement in requirements:
+        match = _MINIMUM.match(requirement)
+        if match is None:
+            raise ValueError(f"requirement without a '>=' minimum: {requirement!r}")
+        pins.append(f"{match[1]}=={match[2]}")
+    return pins
+
+
+@nox.session(python=PYTHONS)
+@nox.parametrize("deps", [nox.param("floor", id="floor"), nox.param("latest", id="latest")])
+def tests(session: nox.Session, deps: str) -> None:
+    """The whole test suite and the doctests, on the backends ``TEST_DATABASES`` names."""
+    if deps == "floor":
+        constraints = Path(session.create_tmp()) / "floor-constraints.txt"
+        constraints.write_text("\n".join(floor_pins()) + "\n", encoding="utf-8")
+        session.install("-e", INSTALL, "-c", str(constraints))
+    else:
+        session.install("-e", INSTALL)
+    session.run(
+        "python",
+        "-c",
+        "import sys, sqlalchemy, sqlmodel, pydantic; "
+        "print('python', sys.version.split()[0], '| sqlalchemy', sqlalchemy.__version__, "
+        "'| sqlmodel', sqlmodel.__version__, '| pydantic', pydantic.VERSION)",
+    )
+    session.run("python", "-m", "pytest", "-p", "no:cacheprovider", *session.posargs)
+    session.run(
+        "python", "-m", "pytest", "--doctest-modules", "sqlmodel_crud_utils", "-p",
+        "no:cacheprovider", "-q",
+    )  # fmt: skip
