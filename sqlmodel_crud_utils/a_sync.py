@@ -2,9 +2,11 @@
 
 Each one runs its sync twin from `sqlmodel_crud_utils.sync` through
 ``AsyncSession.run_sync``: one implementation, two ways in. Parameters,
-defaults and return conventions are the sync ones (v0.1's async
-``get_row`` listed ``select_in_keys`` before ``lazy``; the sync order is
-used for both now, so pass those by keyword).
+defaults and return conventions are the sync ones, with one exception:
+``get_row`` keeps v0.1's async positional order, ``select_in_keys``
+right after ``selectin`` (then ``lazy``, ``lazy_load_keys``), where the
+sync ``get_row`` has ``lazy, lazy_load_keys, select_in_keys``. Positional
+v0.1 calls keep working on both; by keyword the order does not matter.
 
 What the functions return is loaded before they return (relationships
 only when asked for with ``selectin``), so reading attributes afterwards

@@ -11,14 +11,12 @@ Markers (kept in the page, each followed by the block it generates):
 * ``<!-- text: EXPR -->``  a ```text block with ``EXPR`` (``str`` if a string, else ``repr``);
 * ``<!-- md: EXPR -->``    markdown returned by ``EXPR`` (between begin/end markers).
 
-Python blocks run in order in one namespace (top-level ``await`` allowed), so
-the generated SQL and output are what the code really produces.
+Python blocks run in order in one namespace, as a script would run them (no
+top-level ``await``: async examples call ``asyncio.run``), so the generated
+SQL and output are what the code really produces.
 """
 
-import ast
-import asyncio
 import html
-import inspect
 import re
 import sys
 from pathlib import Path
@@ -47,10 +45,7 @@ def _record(conn: Any, cursor: Any, statement: str, parameters: Any, *args: Any)
 
 
 def run(code: str, namespace: dict[str, Any], name: str) -> None:
-    compiled = compile(code, name, "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
-    result = eval(compiled, namespace)
-    if inspect.iscoroutine(result):
-        asyncio.run(result)
+    exec(compile(code, name, "exec", dont_inherit=True), namespace)
 
 
 def where_table(examples: dict[str, Any]) -> str:
