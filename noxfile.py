@@ -24,6 +24,9 @@ import sys
 from pathlib import Path
 
 import nox
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+from packaging.version import Version
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -61,12 +64,11 @@ _expose_pyenv_pythons()
 nox.options.error_on_missing_interpreters = True
 nox.options.sessions = ["tests"]
 
-_MINIMUM = re.compile(r"^\s*([A-Za-z0-9._-]+)(?:\[[^\]]*\])?\s*>=\s*([0-9][^,;\s]*)")
-
-
-def floor_pins() -> list[str]:
-    """``name==minimum`` for each runtime requirement and driver, read from
-    ``pyproject.toml`` so the floor can never drift from what we declare.
+def floor_pins(python: str) -> list[str]:
+    """``name==minimum`` for each runtime requirement and driver that applies
+    on ``python`` (its environment marker), read from ``pyproject.toml`` so the
+    floor can never drift from what we declare. Where several requirements
+    name one package (a higher minimum on a newer Python), the highest wins.
 
     Extras are dropped: a constraints file pins versions, not extras.
     """
@@ -74,13 +76,18 @@ def floor_pins() -> list[str]:
     requirements = list(project["dependencies"])
     for extra in RUNTIME_EXTRAS:
         requirements += project["optional-dependencies"][extra]
-    pins = []
-    for requirement in requirements:
-        match = _MINIMUM.match(requirement)
-        if match is None:
-            raise ValueError(f"requirement without a '>=' minimum: {requirement!r}")
-        pins.append(f"{match[1]}=={match[2]}")
-    return pins
+    environment = {"python_version": python, "python_full_version": f"{python}.0"}
+    minimums: dict[str, Version] = {}
+    for text in requirements:
+        requirement = Requirement(text)
+        if requirement.marker is not None and not requirement.marker.evaluate(environment):
+            continue
+        lows = [Version(spec.version) for spec in requirement.specifier if spec.operator == ">="]
+        if not lows:
+            raise ValueError(f"requirement without a '>=' minimum: {text!r}")
+        name = canonicalize_name(requirement.name)
+        minimums[name] = max([*lows, minimums.get(name, lows[0])])
+    return [f"{name}=={version}" for name, version in sorted(minimums.items())]
 
 
 @nox.session(python=PYTHONS)
@@ -89,7 +96,7 @@ def tests(session: nox.Session, deps: str) -> None:
     """The whole test suite and the doctests, on the backends ``TEST_DATABASES`` names."""
     if deps == "floor":
         constraints = Path(session.create_tmp()) / "floor-constraints.txt"
-        constraints.write_text("\n".join(floor_pins()) + "\n", encoding="utf-8")
+        constraints.write_text("\n".join(floor_pins(str(session.python))) + "\n", encoding="utf-8")
         session.install("-e", INSTALL, "-c", str(constraints))
     else:
         session.install("-e", INSTALL)

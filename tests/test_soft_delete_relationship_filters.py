@@ -124,3 +124,12 @@ def test_set_based_writes_state_the_scope_once() -> None:
     for sql in writes[:3]:
         assert sql.count("is_deleted = 0") == 1, sql
     assert writes[3].count("is_deleted = 0") == 2, writes[3]  # root + the EXISTS
+
+
+@pytest.mark.parametrize("dialect", ["sqlite", "postgresql", "mysql"])
+def test_relationship_filter_sql_is_the_same_on_every_sqlalchemy(
+    dialect: str, snapshot: Any
+) -> None:
+    """2.0 (explicit criteria) and 2.1 (loader criteria) compile to one SQL text."""
+    assert Q(Author).where(books__title="Gone").sql(dialect) == snapshot
+    assert Q(Book).exclude(author__name="Zed").soft("only").sql(dialect) == snapshot
