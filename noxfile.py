@@ -64,6 +64,7 @@ _expose_pyenv_pythons()
 nox.options.error_on_missing_interpreters = True
 nox.options.sessions = ["tests"]
 
+
 def floor_pins(python: str) -> list[str]:
     """``name==minimum`` for each runtime requirement and driver that applies
     on ``python`` (its environment marker), read from ``pyproject.toml`` so the
