@@ -476,8 +476,8 @@ class FullTextMatch(_ColumnElement[bool]):
 
     Example:
         >>> from sqlalchemy import column
-        >>> from sqlalchemy.dialects import mysql, postgresql
-        >>> str(FullTextMatch(column("bio"), "wizard").compile(dialect=postgresql.dialect()))
+        >>> from sqlalchemy.dialects.postgresql import psycopg
+        >>> str(FullTextMatch(column("bio"), "wizard").compile(dialect=psycopg.dialect()))
         'bio @@ plainto_tsquery(%(bio_1)s::VARCHAR)'
         >>> match = FullTextMatch(column("bio"), "the -old 'wizard' of Oz")
         >>> match.words, match.mysql_terms
