@@ -46,7 +46,7 @@ os.environ.setdefault("UV_PYTHON_DOWNLOADS", "never")
 def _expose_pyenv_pythons() -> None:
     """Make pyenv's ``python3.X`` shims answer for every version in `PYTHONS`
     (by default they answer only for pyenv's global version)."""
-    if shutil.which("pyenv") is None or os.environ.get("PYENV_VERSION"):
+    if shutil.which("pyenv") is None:
         return
     installed = subprocess.run(
         ["pyenv", "versions", "--bare"], capture_output=True, text=True, check=False
@@ -56,12 +56,15 @@ def _expose_pyenv_pythons() -> None:
         matches = [v for v in installed if re.fullmatch(rf"{re.escape(python)}\.\d+", v)]
         if matches:
             chosen.append(max(matches, key=lambda v: int(v.rsplit(".", 1)[1])))
-    if chosen:
-        os.environ["PYENV_VERSION"] = ":".join(chosen)
+    active = [v for v in os.environ.get("PYENV_VERSION", "").split(":") if v]
+    merged = active + [v for v in chosen if v not in active]
+    if merged:
+        os.environ["PYENV_VERSION"] = ":".join(merged)
 
 
 _expose_pyenv_pythons()
 nox.options.error_on_missing_interpreters = True
+nox.options.download_python = "never"
 nox.options.sessions = ["tests"]
 
 

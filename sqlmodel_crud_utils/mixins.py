@@ -47,6 +47,7 @@ __all__ = [
     "audit_update_values",
     "current_user",
     "has_soft_scope",
+    "soft_scope_of",
     "is_audit_model",
     "is_soft_delete_model",
     "live_only",
@@ -345,8 +346,23 @@ def has_soft_scope(statement: Any) -> bool:
         >>> has_soft_scope(stmt), has_soft_scope(stmt.options(with_deleted()))
         (False, True)
     """
-    options = getattr(statement, "_with_options", ())
-    return any(isinstance(option, _SoftScope) for option in options)
+    return soft_scope_of(statement) is not None
+
+
+def soft_scope_of(statement: Any) -> str | None:
+    """The soft-delete scope ``statement`` already carries (see
+    `has_soft_scope`): ``"exclude"``, ``"include"`` or ``"only"``; ``None``
+    when it carries none.
+
+    Example:
+        >>> from sqlalchemy import select, table
+        >>> soft_scope_of(select(table("t")).options(with_deleted()))
+        'include'
+    """
+    for option in getattr(statement, "_with_options", ()):
+        if isinstance(option, _SoftScope):
+            return str(option.payload)
+    return None
 
 
 def with_deleted() -> ORMOption:

@@ -73,6 +73,7 @@ from ._compat import LOADER_CRITERIA_IN_EXISTS, SELECTIN_UNDER_YIELD_PER, constr
 from .exceptions import MultipleRecordsError, QueryError, RecordNotFoundError
 from .lookups import (
     Lookup,
+    RelatedCriteria,
     coerce_value,
     mapper_of,
     memoized,
@@ -85,10 +86,10 @@ from .lookups import (
 from .mixins import (
     audit_update_values,
     current_user,
-    has_soft_scope,
     is_soft_delete_model,
     live_only,
     soft_scope,
+    soft_scope_of,
     utc_now,
 )
 from .pagination import CursorPage, Page, decode_cursor, encode_cursor
@@ -196,26 +197,46 @@ _LIVE_ONLY = live_only()
 
 @dataclass(frozen=True, slots=True)
 class _ScopedCriterion:
-    """A relationship filter reaching soft-delete models, in two forms: as
-    written (``soft("include")``) and with ``is_deleted = false`` inside each
-    EXISTS (the other scopes). Only built where loader criteria do not reach
-    into EXISTS (SQLAlchemy 2.0), so the choice waits for the final scope."""
+    """A relationship filter reaching soft-delete models, in the form each
+    scope needs, chosen when the statement is built (``soft()`` may come
+    after ``where()``): ``plain`` as written (``"include"``), ``exclude`` and
+    ``only`` with ``is_deleted = false`` inside each EXISTS the loader
+    criteria do not reach (every one on SQLAlchemy 2.0; on 2.1 only those
+    over the root model under ``"only"``, whose loader criteria skip it)."""
 
     plain: ColumnElement[bool]
-    live: ColumnElement[bool]
+    exclude: ColumnElement[bool]
+    only: ColumnElement[bool]
+
+    def form(self, mode: str) -> ColumnElement[bool]:
+        return self.plain if mode == "include" else self.exclude if mode == "exclude" else self.only
 
 
 _Criterion = ColumnElement[bool] | _ScopedCriterion
 
 
-def _reaches_soft_delete(lookup: Lookup) -> bool:
-    return not LOADER_CRITERIA_IN_EXISTS and any(
-        is_soft_delete_model(hop.target) for hop in lookup.hops
+def _unscoped_hops(root: type[Any], lookup: Lookup, mode: str) -> bool:
+    """Whether a hop of ``lookup`` reaches a soft-delete model that the loader
+    criteria of scope ``mode`` leave unfiltered inside its EXISTS."""
+    return any(
+        is_soft_delete_model(hop.target)
+        and (not LOADER_CRITERIA_IN_EXISTS or (mode == "only" and hop.target is root))
+        for hop in lookup.hops
     )
 
 
-def _live_related(target: type[Any]) -> ColumnElement[bool] | None:
-    return cast("Any", target).is_deleted == false() if is_soft_delete_model(target) else None
+def _live_related_for(root: type[Any], mode: str) -> RelatedCriteria:
+    """``is_deleted = false`` for the hop targets `_unscoped_hops` means."""
+
+    def criteria(target: type[Any]) -> ColumnElement[bool] | None:
+        if not is_soft_delete_model(target):
+            return None
+        if LOADER_CRITERIA_IN_EXISTS and not (mode == "only" and target is root):
+            return None
+        deleted: ColumnElement[bool] = cast("Any", target).is_deleted == false()
+        return deleted
+
+    return criteria
 
 
 def _rowcount(result: Any) -> int:
@@ -307,9 +328,21 @@ class Q(Generic[M]):
         for group in groups:
             join = combine or _single
             plain = join([lookup.clause(value) for lookup, value in group])
-            if any(_reaches_soft_delete(lookup) for lookup, _ in group):
-                live = join([lookup.clause(value, _live_related) for lookup, value in group])
-                criteria.append(_ScopedCriterion(plain, live))
+            if any(
+                _unscoped_hops(self.model, lookup, mode)
+                for lookup, _ in group
+                for mode in ("exclude", "only")
+            ):
+                exclude, only = (
+                    join(
+                        [
+                            lookup.clause(value, _live_related_for(self.model, mode))
+                            for lookup, value in group
+                        ]
+                    )
+                    for mode in ("exclude", "only")
+                )
+                criteria.append(_ScopedCriterion(plain, exclude, only))
             else:
                 criteria.append(plain)
         return criteria
@@ -590,13 +623,12 @@ class Q(Generic[M]):
 
     # ------------------------------------------------------------- compilation
 
-    def _scoped_criteria(self) -> tuple[ColumnElement[bool], ...]:
-        """The criteria, each relationship filter in the form the soft scope needs."""
-        live = self._soft != "include"
+    def _scoped_criteria(self, mode: str | None = None) -> tuple[ColumnElement[bool], ...]:
+        """The criteria, each relationship filter in the form scope ``mode``
+        (by default the query's own) needs."""
+        mode = self._soft if mode is None else mode
         return tuple(
-            (criterion.live if live else criterion.plain)
-            if isinstance(criterion, _ScopedCriterion)
-            else criterion
+            criterion.form(mode) if isinstance(criterion, _ScopedCriterion) else criterion
             for criterion in self._criteria
         )
 
@@ -614,14 +646,14 @@ class Q(Generic[M]):
         self, *, loading: bool = True, ordering: bool = True, paging: bool = True
     ) -> SelectOfScalar[M]:
         stmt = sqlmodel_select(self.model) if self._base is None else self._base
-        criteria = self._scoped_criteria() + (
+        # a caller's statement that already carries a soft-delete scope keeps it
+        kept_scope = None if self._base is None else soft_scope_of(self._base)
+        criteria = self._scoped_criteria(kept_scope) + (
             self._root_soft_criteria() if self._soft == "only" else ()
         )
         if criteria:
             stmt = stmt.where(*criteria)
-        # a caller's statement that already carries a soft-delete scope keeps it
-        keeps_scope = self._base is not None and has_soft_scope(self._base)
-        options: tuple[Any, ...] = () if keeps_scope else self._soft_options()
+        options: tuple[Any, ...] = () if kept_scope is not None else self._soft_options()
         if loading:
             if self._includes:
                 options += tuple(include.option() for include in self._includes)

@@ -133,3 +133,46 @@ def test_relationship_filter_sql_is_the_same_on_every_sqlalchemy(
     """2.0 (explicit criteria) and 2.1 (loader criteria) compile to one SQL text."""
     assert Q(Author).where(books__title="Gone").sql(dialect) == snapshot
     assert Q(Book).exclude(author__name="Zed").soft("only").sql(dialect) == snapshot
+    from tests.models_softaudit import SaFolder as Folder
+
+    assert Q(Folder).soft("only").where(parent__name="root").sql(dialect) == snapshot
+
+
+async def test_only_scope_keeps_related_rows_of_the_root_model_live(db: Any) -> None:
+    """``soft("only")`` on a self-reference: deleted rows, but related rows
+    (of the same model) still live, on SQLAlchemy 2.0 and 2.1 alike."""
+    from tests.models_softaudit import SaFolder as Folder
+
+    live_root = Folder(name="root")
+    gone_root = Folder(name="gone-root", is_deleted=True)
+    db.seed(
+        Folder(name="under-live", parent=live_root, is_deleted=True),
+        Folder(name="under-gone", parent=gone_root, is_deleted=True),
+    )
+    under_live = Q(Folder).soft("only").where(parent__name="root")
+    assert [f.name for f in await db.run(under_live, "all")] == ["under-live"]
+    assert await db.run(Q(Folder).soft("only").where(parent__name="gone-root"), "count") == 0
+    assert await db.run(Q(Folder).soft("include").where(parent__name="gone-root"), "count") == 1
+    # two hops back to the root model: Book -> author -> books
+    seed(db)
+    through_gone = Q(Book).soft("only").where(author__books__title="Gone")
+    assert await db.run(through_gone, "count") == 0
+
+
+async def test_a_base_statement_keeps_its_own_scope(db: Any) -> None:
+    """A caller's statement with ``with_deleted()`` (legacy ``stmnt=``) keeps
+    its scope for relationship filters too."""
+    from sqlmodel import select
+
+    from sqlmodel_crud_utils import get_rows, with_deleted
+
+    seed(db)
+    base = select(Author).options(with_deleted())
+    if db.async_session is None:
+        found, rows = get_rows(db.session, Author, stmnt=base, books__title="Gone")
+    else:
+        from sqlmodel_crud_utils import a_get_rows
+
+        found, rows = await a_get_rows(db.async_session, Author, stmnt=base, books__title="Gone")
+    assert found is True
+    assert [a.name for a in rows] == ["Ann"]
