@@ -6,7 +6,8 @@ deprecated there); 2.0 has only ``await_only``.
 SQLAlchemy 2.1 applies ``with_loader_criteria`` inside the EXISTS subquery
 of ``has()``/``any()``; 2.0 does not, so there the soft-delete scope of a
 relationship filter is written into the EXISTS explicitly
-(`LOADER_CRITERIA_IN_EXISTS`).
+(`LOADER_CRITERIA_IN_EXISTS`). A ``has()``/``any()`` a user writes
+in ``where()`` is theirs: on 2.0 it is not scoped (documented).
 
 On SQLAlchemy 2.0 a ``selectin`` eager load run while a ``yield_per``
 stream is open inherits ``yield_per`` and fails; `Q.stream` then loads such
