@@ -112,7 +112,5 @@ def tests(session: nox.Session, deps: str) -> None:
         "'| sqlmodel', sqlmodel.__version__, '| pydantic', pydantic.VERSION)",
     )
     session.run("python", "-m", "pytest", "-p", "no:cacheprovider", *session.posargs)
-    session.run(
-        "python", "-m", "pytest", "--doctest-modules", "sqlmodel_crud_utils", "-p",
-        "no:cacheprovider", "-q",
-    )  # fmt: skip
+    doctests = ["--doctest-modules", "sqlmodel_crud_utils", "-q"]
+    session.run("python", "-m", "pytest", "-p", "no:cacheprovider", *doctests)

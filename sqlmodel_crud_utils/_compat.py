@@ -59,13 +59,15 @@ __all__ = [
     "in_greenlet",
 ]
 
+_major, _minor = sqlalchemy.__version__.split(".")[:2]
 #: The installed SQLAlchemy's ``(major, minor)``.
-SQLALCHEMY_VERSION: tuple[int, int] = tuple(  # type: ignore[assignment]
-    int(part) for part in sqlalchemy.__version__.split(".")[:2]
-)
+SQLALCHEMY_VERSION = (int(_major), int(_minor))
 
 #: Whether ``with_loader_criteria`` reaches into ``has()``/``any()`` EXISTS clauses.
 LOADER_CRITERIA_IN_EXISTS = SQLALCHEMY_VERSION >= (2, 1)
+
+#: Whether a ``selectin`` eager load works inside a ``yield_per`` stream.
+SELECTIN_UNDER_YIELD_PER = SQLALCHEMY_VERSION >= (2, 1)
 
 
 def await_(awaitable: Awaitable[_T]) -> _T:
@@ -77,7 +79,3 @@ def await_(awaitable: Awaitable[_T]) -> _T:
 def in_greenlet() -> bool:
     """Whether this sync code runs inside ``run_sync`` (so `await_` works)."""
     return bool(_in_greenlet())
-
-
-#: Whether a ``selectin`` eager load works inside a ``yield_per`` stream.
-SELECTIN_UNDER_YIELD_PER = SQLALCHEMY_VERSION >= (2, 1)

@@ -215,23 +215,19 @@ class _ScopedCriterion:
 _Criterion = ColumnElement[bool] | _ScopedCriterion
 
 
-def _unscoped_hops(root: type[Any], lookup: Lookup, mode: str) -> bool:
-    """Whether a hop of ``lookup`` reaches a soft-delete model that the loader
-    criteria of scope ``mode`` leave unfiltered inside its EXISTS."""
-    return any(
-        is_soft_delete_model(hop.target)
-        and (not LOADER_CRITERIA_IN_EXISTS or (mode == "only" and hop.target is root))
-        for hop in lookup.hops
+def _unscoped(root: type[Any], target: type[Any], mode: str) -> bool:
+    """Whether rows of ``target`` inside a relationship filter's EXISTS are
+    left unfiltered by the loader criteria of scope ``mode`` on query ``root``."""
+    return is_soft_delete_model(target) and (
+        not LOADER_CRITERIA_IN_EXISTS or (mode == "only" and target is root)
     )
 
 
 def _live_related_for(root: type[Any], mode: str) -> RelatedCriteria:
-    """``is_deleted = false`` for the hop targets `_unscoped_hops` means."""
+    """``is_deleted = false`` for each hop target `_unscoped` names."""
 
     def criteria(target: type[Any]) -> ColumnElement[bool] | None:
-        if not is_soft_delete_model(target):
-            return None
-        if LOADER_CRITERIA_IN_EXISTS and not (mode == "only" and target is root):
+        if not _unscoped(root, target, mode):
             return None
         deleted: ColumnElement[bool] = cast("Any", target).is_deleted == false()
         return deleted
@@ -324,28 +320,36 @@ class Q(Generic[M]):
         """One criterion per lookup, or (with ``combine``) one for them all."""
         parsed = [(parse_lookup(self.model, key), value) for key, value in lookups.items()]
         groups = [parsed] if combine is not None else [[item] for item in parsed]
+        join = combine or _single
         criteria: list[_Criterion] = []
         for group in groups:
-            join = combine or _single
             plain = join([lookup.clause(value) for lookup, value in group])
-            if any(
-                _unscoped_hops(self.model, lookup, mode)
-                for lookup, _ in group
-                for mode in ("exclude", "only")
-            ):
-                exclude, only = (
-                    join(
-                        [
-                            lookup.clause(value, _live_related_for(self.model, mode))
-                            for lookup, value in group
-                        ]
-                    )
-                    for mode in ("exclude", "only")
-                )
-                criteria.append(_ScopedCriterion(plain, exclude, only))
-            else:
+            exclude, only = (self._scoped_form(group, join, mode) for mode in ("exclude", "only"))
+            if exclude is None and only is None:
                 criteria.append(plain)
+            else:
+                criteria.append(
+                    _ScopedCriterion(
+                        plain,
+                        plain if exclude is None else exclude,
+                        plain if only is None else only,
+                    )
+                )
         return criteria
+
+    def _scoped_form(
+        self,
+        group: list[tuple[Lookup, Any]],
+        join: Callable[[list[ColumnElement[bool]]], ColumnElement[bool]],
+        mode: str,
+    ) -> ColumnElement[bool] | None:
+        """``group`` with ``is_deleted = false`` in the EXISTS clauses that
+        scope ``mode`` leaves unfiltered; ``None`` when there are none."""
+        targets = {hop.target for lookup, _ in group for hop in lookup.hops}
+        if not any(_unscoped(self.model, target, mode) for target in targets):
+            return None
+        related = _live_related_for(self.model, mode)
+        return join([lookup.clause(value, related) for lookup, value in group])
 
     def where(self, *clauses: Any, **lookups: Any) -> Q[M]:
         """AND SQLAlchemy boolean clauses and ``field__op=value`` lookups onto the query.
