@@ -9,9 +9,14 @@ case resets its own table in ``compare(..., setup=...)``.
 
 from __future__ import annotations
 
+import json
+import statistics
+import subprocess
+import sys
 import tracemalloc
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, delete, event, insert, text
@@ -23,8 +28,9 @@ from sqlmodel_crud_utils import Q, get_hooks
 from sqlmodel_crud_utils.sync import bulk_upsert_mappings, get_rows, insert_data_rows, write_row
 
 from .backends import HERO_NAMES, TEAM_SIZE
-from .harness import Check, Context
+from .harness import NOISY_SPREAD, Check, Context, spread
 from .models import BenchHero, BenchTeam, BenchWrite
+from .pages import AGE, PAGE, SIZE, TEXT, hand_page
 
 __all__ = ["CASES", "case"]
 
@@ -44,23 +50,59 @@ def case(target: str, title: str) -> Callable[[CaseFunction], CaseFunction]:
     return register
 
 
-# -------------------------------------------------------------- 1: Q vs select()
+# ------------------------------------------ 0: the package's presence costs nothing
 
-AGE, TEXT, PAGE, SIZE = 30, "man", 3, 20
+IMPORT_COST_WORKER = Path(__file__).with_name("import_cost.py")
+
+
+def _worker_times(url: str, mode: str, number: int, clock: str) -> list[float]:
+    completed = subprocess.run(
+        [sys.executable, str(IMPORT_COST_WORKER), url, mode, str(number), "3"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    times: list[float] = json.loads(completed.stdout)[clock]
+    return times
+
+
+@case("0", "hand-written read: package imported vs never imported")
+async def import_cost(ctx: Context) -> None:
+    """One process imports the package and maps mixin models (so its session
+    listeners exist), the other never imports it; both time the same
+    hand-written page read. Processes alternate, each round pairs one of each."""
+    url = ctx.engine.url.render_as_string(hide_password=False)
+    number = 50 if ctx.config.quick else 400
+    ratios: list[float] = []
+    for _ in range(max(3, ctx.config.rounds // 3)):
+        modes = ["bare", "imported"]
+        ctx.rng.shuffle(modes)
+        times = {
+            mode: statistics.median(_worker_times(url, mode, number, ctx.clock)) for mode in modes
+        }
+        ratios.append(times["imported"] / times["bare"])
+    ctx.record(
+        "page read, own process each",
+        "time ratio",
+        "package imported + mixin models mapped",
+        statistics.median(ratios),
+        "<=",
+        1.01,
+        baseline="package never imported",
+        noisy=spread(ratios) > NOISY_SPREAD,
+        clock=ctx.clock,
+        rounds=len(ratios),
+        number=number,
+        ratio_min=min(ratios),
+        ratio_max=max(ratios),
+    )
+
+
+# -------------------------------------------------------------- 1: Q vs select()
 
 
 def q_page() -> Q[BenchHero]:
     return Q(BenchHero).where(age__gt=AGE, name__icontains=TEXT).order_by("-age").page(PAGE, SIZE)
-
-
-def hand_page() -> Any:
-    return (
-        select(BenchHero)
-        .where(BenchHero.age > AGE, col(BenchHero.name).icontains(TEXT, autoescape=True))
-        .order_by(col(BenchHero.age).desc())
-        .limit(SIZE)
-        .offset((PAGE - 1) * SIZE)
-    )
 
 
 @case("1", "Q vs hand-written select()")
@@ -72,8 +114,22 @@ async def query_builder(ctx: Context) -> None:
                 "select()+Session.exec": lambda: session.exec(hand_page()).all(),
                 "Q.all": lambda: q_page().all(session),
             },
-            [Check("Q.all", "select()+Session.exec", 1.05)],
+            [Check("Q.all", "select()+Session.exec", 1.03)],
         )
+
+    def hand_fresh() -> Any:
+        with Session(ctx.engine) as session:
+            return session.exec(hand_page()).all()
+
+    def q_fresh() -> Any:
+        with Session(ctx.engine) as session:
+            return q_page().all(session)
+
+    await ctx.compare(
+        "page query, sync, a session per call",
+        {"select()+Session.exec": hand_fresh, "Q.all": q_fresh},
+        [Check("Q.all", "select()+Session.exec", 1.03)],
+    )
     async with AsyncSession(ctx.async_engine) as async_session:
 
         async def hand_async() -> Any:
@@ -100,37 +156,49 @@ async def query_builder(ctx: Context) -> None:
 
 @case("2", "legacy get_rows vs hand-written select()")
 async def legacy_get_rows(ctx: Context) -> None:
-    def ours() -> Any:
+    def ours(session: Session) -> Any:
         return get_rows(
             session,
             BenchHero,
             age__gte=AGE,
-            name__like=TEXT,  # v0.1: "contains"
+            name__like=TEXT,  # v0.1: LIKE '%man%'
             sort_field="age",
             sort_desc=True,
             page=PAGE,
             page_size=SIZE,
-        )
+        )[1]
 
-    def hand() -> Any:
+    def hand(session: Session) -> Any:
         stmt = (
             select(BenchHero)
-            .where(BenchHero.age >= AGE, col(BenchHero.name).contains(TEXT, autoescape=True))
+            .where(BenchHero.age >= AGE, col(BenchHero.name).like(f"%{TEXT}%"))
             .order_by(col(BenchHero.age).desc())
             .limit(SIZE)
             .offset((PAGE - 1) * SIZE)
         )
         return session.exec(stmt).all()
 
+    def fresh(read: Callable[[Session], Any]) -> Callable[[], Any]:
+        def read_in_own_session() -> Any:
+            with Session(ctx.engine) as session:
+                return read(session)
+
+        return read_in_own_session
+
     with Session(ctx.engine) as session:
-        found, rows = ours()
-        assert found
-        assert [h.id for h in rows] == [h.id for h in hand()], "not the same page"
+        rows = ours(session)
+        assert rows
+        assert [h.id for h in rows] == [h.id for h in hand(session)], "not the same page"
         await ctx.compare(
             "page 3 of 20, v0.1 kwargs",
-            {"select()+Session.exec": hand, "get_rows": ours},
-            [Check("get_rows", "select()+Session.exec", 1.10)],
+            {"select()+Session.exec": lambda: hand(session), "get_rows": lambda: ours(session)},
+            [Check("get_rows", "select()+Session.exec", 1.05)],
         )
+    await ctx.compare(
+        "page 3 of 20, v0.1 kwargs, a session per call",
+        {"select()+Session.exec": fresh(hand), "get_rows": fresh(ours)},
+        [Check("get_rows", "select()+Session.exec", 1.05)],
+    )
 
 
 # ------------------------------------------------------------- 3: paginate

@@ -25,11 +25,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import DateTime, event, false, inspect
 from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
+from sqlalchemy.orm import Mapper, ORMExecuteState, Session, with_loader_criteria
 from sqlalchemy.orm.interfaces import ORMOption, UserDefinedOption
 from sqlalchemy.sql.cache_key import HasCacheKey
 from sqlalchemy.sql.type_api import TypeEngine
@@ -392,19 +393,25 @@ def live_only() -> ORMOption:
 
 
 def _scope_relationship_loads(state: ORMExecuteState) -> None:
-    if not state.is_select or not state.is_relationship_load:
-        return
-    if state.execution_options.get(INCLUDE_DELETED):
+    if not state.is_select or state.execution_options.get(INCLUDE_DELETED):
         return
     if any(isinstance(option, _SoftScope) for option in state.user_defined_options):
         return
-    # only the loaded model: a subquery load embeds the parent's query, which stays as it was
     target = state.bind_mapper
-    if target is not None and is_soft_delete_model(target.class_):
-        state.statement = state.statement.options(_live_criteria(target.class_))
+    if target is None:
+        return
+    if state.is_relationship_load:
+        # only the loaded model: a subquery load embeds the parent's query, which stays as it was
+        if is_soft_delete_model(target.class_):
+            state.statement = state.statement.options(_live_criteria(target.class_))
+        return
+    eager = _joined_soft_targets(target)
+    if eager:
+        state.statement = state.statement.options(*eager)
 
 
-_LIVE_CRITERIA: dict[type[Any], ORMOption] = {}
+_LIVE_CRITERIA: WeakKeyDictionary[type[Any], ORMOption] = WeakKeyDictionary()
+_JOINED_SOFT_TARGETS: WeakKeyDictionary[Mapper[Any], tuple[ORMOption, ...]] = WeakKeyDictionary()
 
 
 def _live_criteria(model: type[Any]) -> ORMOption:
@@ -412,6 +419,28 @@ def _live_criteria(model: type[Any]) -> ORMOption:
     if option is None:
         option = _LIVE_CRITERIA[model] = with_loader_criteria(model, _live, include_aliases=True)
     return option
+
+
+def _joined_soft_targets(root: Mapper[Any]) -> tuple[ORMOption, ...]:
+    """Live-only criteria for the soft-delete models that ``root``'s rows
+    load through relationships declared ``lazy="joined"`` (followed through
+    joined hops); the root model itself is never filtered here: a statement
+    you write keeps its own rows."""
+    options = _JOINED_SOFT_TARGETS.get(root)
+    if options is None:
+        targets: dict[type[Any], None] = {}
+        pending, seen = [root], {root}
+        while pending:
+            for relationship in pending.pop().relationships:
+                if relationship.lazy not in ("joined", False) or relationship.mapper in seen:
+                    continue
+                seen.add(relationship.mapper)
+                pending.append(relationship.mapper)
+                model = relationship.mapper.class_
+                if model is not root.class_ and is_soft_delete_model(model):
+                    targets[model] = None
+        options = _JOINED_SOFT_TARGETS[root] = tuple(_live_criteria(model) for model in targets)
+    return options
 
 
 def _stamp_before_flush(session: Session, flush_context: Any, instances: Any) -> None:
@@ -452,7 +481,23 @@ def _fill_deletion(obj: SoftDeleteMixin, now: dt.datetime, user: str | None) -> 
         obj.deleted_by = user
 
 
-if not event.contains(Session, "before_flush", _stamp_before_flush):
-    event.listen(Session, "before_flush", _stamp_before_flush)
-if not event.contains(Session, "do_orm_execute", _scope_relationship_loads):
-    event.listen(Session, "do_orm_execute", _scope_relationship_loads)
+def _forget_mapper_facts() -> None:
+    _JOINED_SOFT_TARGETS.clear()
+
+
+def _install_listeners(mapper: Mapper[Any], model: type[Any]) -> None:
+    """Session listeners exist only once a mixin model is mapped: a process
+    (or code) that never maps one pays nothing for them."""
+    if is_audit_model(model) or is_soft_delete_model(model):
+        _listen_once(Session, "before_flush", _stamp_before_flush)
+    if is_soft_delete_model(model):
+        _listen_once(Session, "do_orm_execute", _scope_relationship_loads)
+
+
+def _listen_once(target: Any, name: str, listener: Any) -> None:
+    if not event.contains(target, name, listener):
+        event.listen(target, name, listener)
+
+
+_listen_once(Mapper, "mapper_configured", _install_listeners)
+_listen_once(Mapper, "after_configured", _forget_mapper_facts)

@@ -1,0 +1,123 @@
+"""The soft-delete and audit session listeners: present only once a mixin
+model is mapped, and relationships declared ``lazy="joined"`` are
+relationship loads like any other (deleted rows stay out)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from sqlmodel_crud_utils import Q, with_deleted
+from tests.models_joined import JdItem, JdShelf
+
+
+def seed(db: Any) -> int:
+    shelf = JdShelf(name="s", items=[JdItem(title="kept"), JdItem(title="gone", is_deleted=True)])
+    db.seed(shelf)
+    assert shelf.id is not None
+    return shelf.id
+
+
+async def in_session(db: Any, fn: Any) -> Any:
+    if db.async_session is None:
+        return fn(db.session)
+    return await db.async_session.run_sync(fn)
+
+
+async def test_session_get_through_joined_relationship_hides_deleted(db: Any) -> None:
+    shelf_id = seed(db)
+
+    def titles(session: Session) -> set[str]:
+        shelf = session.get(JdShelf, shelf_id)
+        assert shelf is not None
+        return {item.title for item in shelf.items}
+
+    assert await in_session(db, titles) == {"kept"}
+
+
+async def test_plain_select_through_joined_relationship_hides_deleted(db: Any) -> None:
+    seed(db)
+
+    def titles(session: Session) -> set[str]:
+        shelf = session.scalars(select(JdShelf)).unique().one()
+        return {item.title for item in shelf.items}
+
+    assert await in_session(db, titles) == {"kept"}
+
+
+async def test_with_deleted_shows_joined_deleted_rows(db: Any) -> None:
+    seed(db)
+
+    def titles(session: Session) -> set[str]:
+        stmt = select(JdShelf).options(with_deleted())
+        shelf = session.scalars(stmt).unique().one()
+        return {item.title for item in shelf.items}
+
+    assert await in_session(db, titles) == {"kept", "gone"}
+
+
+async def test_q_terminals_through_joined_relationship(db: Any) -> None:
+    shelf_id = seed(db)
+    shelves = await db.run(Q(JdShelf), "all")
+    assert [{item.title for item in shelf.items} for shelf in shelves] == [{"kept"}]
+    got = await db.run(Q(JdShelf), "get", shelf_id)
+    assert {item.title for item in got.items} == {"kept"}
+    assert await db.run(Q(JdShelf), "count") == 1
+
+
+def run_python(code: str) -> str:
+    completed = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return completed.stdout.strip()
+
+
+def test_no_session_listeners_until_a_mixin_model_is_mapped() -> None:
+    out = run_python(
+        """
+        from sqlalchemy import event
+        from sqlalchemy.orm import Session
+        from sqlmodel import Field, SQLModel, create_engine, select
+        import sqlmodel_crud_utils
+        from sqlmodel_crud_utils import mixins
+
+        class Plain(SQLModel, table=True):
+            id: int | None = Field(default=None, primary_key=True)
+
+        engine = create_engine("sqlite://")
+        SQLModel.metadata.create_all(engine)
+        with Session(engine) as session:
+            session.add(Plain())
+            session.commit()
+            session.scalars(select(Plain)).all()
+
+        def installed():
+            return (
+                event.contains(Session, "do_orm_execute", mixins._scope_relationship_loads),
+                event.contains(Session, "before_flush", mixins._stamp_before_flush),
+            )
+
+        before = installed()
+
+        class Audited(SQLModel, sqlmodel_crud_utils.AuditMixin, table=True):
+            id: int | None = Field(default=None, primary_key=True)
+
+        Audited()
+        audit_only = installed()
+
+        class Soft(SQLModel, sqlmodel_crud_utils.SoftDeleteMixin, table=True):
+            id: int | None = Field(default=None, primary_key=True)
+
+        Soft()
+        print(before, audit_only, installed())
+        """
+    )
+    assert out == "(False, False) (False, True) (True, True)"
