@@ -8,9 +8,10 @@
 >>> note.is_deleted, note.deleted_by
 (True, 'ada')
 
-Two session listeners, registered once on import for every `Session`
-(SQLModel's, SQLAlchemy's, and the one inside each `AsyncSession`), keep
-the mixins true for writes and reads made without this library's helpers:
+Two session listeners for every `Session` (SQLModel's, SQLAlchemy's, and
+the one inside each `AsyncSession`), installed when the first model using a
+mixin is mapped (a process without one runs neither), keep the mixins true
+for writes and reads made without this library's helpers:
 
 * ``before_flush`` stamps `AuditMixin` and `SoftDeleteMixin` instances on
   ``session.add()`` + commit (see `AuditMixin`);
@@ -181,8 +182,9 @@ class SoftDeleteMixin:
       `Q.delete` (they leave deleted rows alone) — unless ``Q.soft("include")``
       / ``soft("only")`` says otherwise;
     * every *relationship load* of a soft-delete model, whatever loaded the
-      parent (``session.get``, a plain ``select()``): lazy loads, and
-      ``selectinload`` / ``subqueryload`` on your own statements.
+      parent (``session.get``, a plain ``select()``): lazy loads,
+      ``selectinload`` / ``subqueryload`` on your own statements, and
+      relationships declared ``lazy="joined"`` (except to the same model).
 
     Where they are not hidden: a statement you write yourself is yours —
     ``session.execute(select(Model))``, ``session.get(Model, pk)`` and
