@@ -528,10 +528,14 @@ def legacy_failures(
         if raise_on_error:
             raise TransactionError(f"{operation} failed: {exc}", original_error=exc) from exc
         log.error("%s failed: %s", operation, _first_line(exc))
-    except SQLModelCRUDError as exc:
+    except RecordNotFoundError as exc:
         if raise_on_error:
             raise
         log.debug("%s: %s", operation, exc)  # a missing row is an expected outcome
+    except SQLModelCRUDError as exc:
+        if raise_on_error:
+            raise
+        log.error("%s failed: %s", operation, _first_line(exc))
     except Exception as exc:
         if raise_on_error:
             raise
