@@ -5,10 +5,11 @@ Each one runs its sync twin from `sqlmodel_crud_utils.sync` through
 defaults and return conventions are the sync ones, with two exceptions
 kept from v0.1's async module: ``get_rows_within_id_list`` answers
 ``(True, rows)`` whenever its query ran (``rows`` is a `RowList`, with
-v0.1's ``.all()``), and ``get_row`` keeps v0.1's async positional order, ``select_in_keys``
-right after ``selectin`` (then ``lazy``, ``lazy_load_keys``), where the
-sync ``get_row`` has ``lazy, lazy_load_keys, select_in_keys``. Positional
-v0.1 calls keep working on both; by keyword the order does not matter.
+v0.1's ``.all()``), and ``get_row`` keeps v0.1's async positional order,
+``select_in_keys`` right after ``selectin`` (then ``lazy``,
+``lazy_load_keys``), where the sync ``get_row`` has ``lazy,
+lazy_load_keys, select_in_keys``. Positional v0.1 calls keep working on
+both; by keyword the order does not matter.
 
 Failures are reported on this module's ``logger`` (the package logger,
 the same object as ``sync.logger``; patching either works).

@@ -22,6 +22,11 @@ New keyword-only options on every function: ``raise_on_error=False``
 original as ``__cause__``), ``include_deleted=False`` on reads and
 ``hard=False`` on `delete_row`. Bad filters or fields raise `QueryError`
 whatever ``raise_on_error`` says: they are programming errors.
+
+Failures reported as values are logged at ERROR on this module's
+``logger`` (the package's stdlib logger ``sqlmodel_crud_utils``), looked up
+per call: v0.1 users' tests that patch ``sqlmodel_crud_utils.sync.logger``
+(or its ``error`` method) see them.
 """
 
 from __future__ import annotations
