@@ -14,6 +14,7 @@ fire the lifecycle hooks; `bulk_upsert_mappings` (set-based) does not.
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, cast
@@ -22,7 +23,7 @@ from sqlalchemy import Integer, Table, insert, inspect, tuple_
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Mapper, Session, make_transient, make_transient_to_detached
-from sqlalchemy.orm.attributes import instance_state
+from sqlalchemy.orm.attributes import instance_state, set_committed_value
 
 from ._compat import in_greenlet
 from .exceptions import (
@@ -30,6 +31,7 @@ from .exceptions import (
     QueryError,
     RecordNotFoundError,
     TransactionError,
+    _first_line,
     legacy_failures,
 )
 from .hooks import call_hooks
@@ -46,6 +48,7 @@ from .mixins import (
 )
 from .query import Q, SoftMode
 from .transactions import in_transaction, nested, note_uncontained_failure, unit_of_work
+from .utils import logger
 
 __all__ = [
     "bulk_upsert_mappings",
@@ -145,10 +148,16 @@ def failed_writes_doom_the_block(session: Session) -> Iterator[None]:
 
 
 @contextmanager
-def legacy_write(operation: str, raise_on_error: bool, session: Session) -> Iterator[None]:
+def legacy_write(
+    operation: str, raise_on_error: bool, session: Session, log: logging.Logger | None = None
+) -> Iterator[None]:
     """The failure handling of a legacy write: `legacy_failures` (the v0.1
-    return conventions) plus `failed_writes_doom_the_block`."""
-    with legacy_failures(operation, raise_on_error), failed_writes_doom_the_block(session):
+    return conventions, failures reported on ``log``) plus
+    `failed_writes_doom_the_block`."""
+    with (
+        legacy_failures(operation, raise_on_error, log),
+        failed_writes_doom_the_block(session),
+    ):
         yield
 
 
@@ -216,32 +225,66 @@ def update_row(
     id_value: Any,
     data: Mapping[str, Any],
     pk_field: str = "id",
+    *,
+    found: list[Any] | None = None,
 ) -> Any:
     """Set ``data`` on the row with ``pk_field == id_value``.
 
     Unknown fields in ``data`` raise `QueryError` before anything is
-    written. ``before_update`` hooks may rewrite the data.
+    written. ``before_update`` hooks may rewrite the data. The row, once
+    found, is appended to ``found`` (so a caller can report it when the
+    update fails; see `_apply_update`).
     """
     for key in data:
         parse_field(model, key)
     with read_scope(session):
         row = find_row(session, model, id_value, pk_field)
+    if found is not None:
+        found.append(row)
     return _apply_update(session, row, dict(data))
 
 
 def _apply_update(session: Session, row: Any, data: dict[str, Any]) -> Any:
     """Set ``data`` on ``row`` between the update hooks (``before_update``
-    may rewrite the data; its fields are checked again) and save it."""
+    may rewrite the data; its fields are checked again) and save it.
+
+    When saving fails, the write is rolled back and ``row`` is detached
+    from the session carrying the values that were attempted (v0.1 returned
+    the row with the data applied): nothing unsaved stays in the session
+    for a later commit to write."""
     values = call_hooks(type(row), "before_update", row, data)
     for key in values:
         parse_field(type(row), key)
-    with _write_scope(session):
-        for key, value in values.items():
-            setattr(row, key, value)
-        session.flush()
-        _loaded(session, [row])
-        call_hooks(type(row), "after_update", row)
+    attempted: dict[str, Any] | None = None
+    try:
+        with _write_scope(session):
+            for key, value in values.items():
+                setattr(row, key, value)
+            attempted = _column_values(row)
+            session.flush()
+            _loaded(session, [row])
+            call_hooks(type(row), "after_update", row)
+    except BaseException:
+        if attempted is not None:
+            _detach_with(session, row, attempted)
+        raise
     return row
+
+
+def _column_values(row: Any) -> dict[str, Any]:
+    """The loaded column values of ``row``."""
+    keys, _ = _column_keys(type(row))
+    return {key: value for key, value in row.__dict__.items() if key in keys}
+
+
+def _detach_with(session: Session, row: Any, values: Mapping[str, Any]) -> None:
+    """Take ``row`` out of ``session`` and give it ``values`` as its loaded
+    (unmodified) state, so it reads as given and a later flush of the
+    session cannot write it."""
+    if row in session:
+        session.expunge(row)
+    for key, value in values.items():
+        set_committed_value(row, key, value)
 
 
 def delete_row(
@@ -556,15 +599,20 @@ def _insert_group(
     return inserted
 
 
-def insert_data_rows(session: Session, rows: Sequence[Any]) -> list[Any]:
+def insert_data_rows(
+    session: Session, rows: Sequence[Any], log: logging.Logger | None = None
+) -> list[Any]:
     """Insert ``rows`` in batches (fires ``before_create`` for every row
     first, ``after_create`` for each written row before the commit).
 
     When the batch INSERT fails it is rolled back and each row is retried on
-    its own; if any row still fails, `BulkOperationError` is raised whose
-    ``errors`` are ``{"index", "row", "error"}`` dicts and which carries
-    ``succeeded`` (the rows that were written). Any other failure (the
-    commit, an ``after_create`` hook) rolls everything back and propagates.
+    its own (reported on ``log`` as v0.1 did: an ERROR for the batch, an
+    INFO that rows are retried one by one, an ERROR per row that fails); if
+    any row still fails, `BulkOperationError` is raised whose ``errors`` are
+    ``{"index", "row", "error", "exception"}`` dicts, with ``successful``
+    (the rows written) and ``failed_records`` (the rows that failed). Any
+    other failure (the commit, an ``after_create`` hook) rolls everything
+    back and propagates.
     Whatever fails, the caller's objects come back as they were handed in:
     transient, with the values they had.
     """
@@ -586,14 +634,24 @@ def insert_data_rows(session: Session, rows: Sequence[Any]) -> list[Any]:
         _back_to_transient(session, rows, saved)
         if batch_error is None:
             raise
+    log = logger if log is None else log
+    log.error("insert_data_rows: writing the rows in a batch failed: %s", _first_line(batch_error))
+    log.info("insert_data_rows: writing the %d rows one by one instead", len(rows))
     try:
         succeeded, errors = _insert_one_by_one(session, rows)
     except BaseException:
         _back_to_transient(session, rows, saved)
         raise
+    for error in errors:
+        log.error(
+            "insert_data_rows: row %d failed: %s", error["index"], _first_line(error["exception"])
+        )
     if errors:
-        error = BulkOperationError(len(rows), len(errors), errors, succeeded)
-        raise error from errors[0]["exception"] or batch_error
+        failed_rows = [error["row"] for error in errors]
+        bulk_error = BulkOperationError(
+            len(rows), len(errors), errors, successful=succeeded, failed_records=failed_rows
+        )
+        raise bulk_error from errors[0]["exception"] or batch_error
     return succeeded
 
 
@@ -762,8 +820,9 @@ def _upsert_statement(
 ) -> Any:
     """The upsert for one field set. For `AuditMixin` models the audit
     columns the mappings leave out are stamped in the statement itself (no
-    per-row work): inserted rows get ``created_at`` = ``updated_at`` = now
-    and the `acting_as` user as ``created_by`` / ``updated_by``; updated rows
+    per-row work): inserted rows get ``created_at`` = now and the
+    `acting_as` user as ``created_by`` (``updated_at`` stays ``None``, as
+    for any new row); updated rows
     get ``updated_at`` = now and ``updated_by`` (when there is a user), as
     `Q.update` does. A mapping's own value wins in both branches."""
     stmt = make_insert(model)
@@ -793,9 +852,9 @@ def _upsert_statement(
 def _audit_insert_values(fields: tuple[str, ...]) -> dict[str, Any]:
     now = utc_now()
     user = current_user()
-    stamps: dict[str, Any] = {"created_at": now, "updated_at": now}
+    stamps: dict[str, Any] = {"created_at": now}
     if user is not None:
-        stamps.update(created_by=user, updated_by=user)
+        stamps["created_by"] = user
     return {name: value for name, value in stamps.items() if name not in fields}
 
 

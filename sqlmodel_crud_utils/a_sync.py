@@ -2,11 +2,17 @@
 
 Each one runs its sync twin from `sqlmodel_crud_utils.sync` through
 ``AsyncSession.run_sync``: one implementation, two ways in. Parameters,
-defaults and return conventions are the sync ones, with one exception:
-``get_row`` keeps v0.1's async positional order, ``select_in_keys``
-right after ``selectin`` (then ``lazy``, ``lazy_load_keys``), where the
-sync ``get_row`` has ``lazy, lazy_load_keys, select_in_keys``. Positional
-v0.1 calls keep working on both; by keyword the order does not matter.
+defaults and return conventions are the sync ones, with two exceptions
+kept from v0.1's async module: ``get_rows_within_id_list`` answers
+``(True, rows)`` whenever its query ran (``rows`` is a `RowList`, with
+v0.1's ``.all()``), and ``get_row`` keeps v0.1's async positional order,
+``select_in_keys`` right after ``selectin`` (then ``lazy``,
+``lazy_load_keys``), where the sync ``get_row`` has ``lazy,
+lazy_load_keys, select_in_keys``. Positional v0.1 calls keep working on
+both; by keyword the order does not matter.
+
+Failures are reported on this module's ``logger`` (the package logger,
+the same object as ``sync.logger``; patching either works).
 
 What the functions return is loaded before they return (relationships
 only when asked for with ``selectin``), so reading attributes afterwards
@@ -35,12 +41,46 @@ never needs a lazy load (``MissingGreenlet``). Async lifecycle hooks
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from . import sync
+from .utils import logger
+
+_T = TypeVar("_T")
+
+
+class RowList(list[Any]):
+    """The rows of async `get_rows_within_id_list`: a plain ``list`` that
+    also answers v0.1's ``.all()`` (v0.1 returned a SQLAlchemy result, and
+    callers wrote ``found, result = await ...; rows = result.all()``).
+
+    Example:
+        >>> rows = RowList(["a", "b"])
+        >>> rows.all(), rows == ["a", "b"]
+        (['a', 'b'], True)
+    """
+
+    def all(self) -> list[Any]:
+        """The rows, as a new plain list (v0.1's ``result.all()``).
+
+        Example:
+            >>> RowList([1]).all()
+            [1]
+        """
+        return list(self)
+
+
+async def _run(session: AsyncSession, call: Callable[[Session], _T]) -> _T:
+    """``session.run_sync(call)``, with the failures of the legacy call
+    reported on this module's ``logger`` (looked up per call, so patching
+    ``sqlmodel_crud_utils.a_sync.logger`` works as it did in v0.1)."""
+    with sync._logging_to(logger):
+        return await session.run_sync(call)
+
 
 __all__ = [
     "bulk_upsert_mappings",
@@ -72,10 +112,11 @@ async def get_result_from_query(
 
         hero = await a_get_result_from_query(select(Hero).where(Hero.age > 30), session)
     """
-    return await session.run_sync(
+    return await _run(
+        session,
         lambda s: sync.get_result_from_query(
             query, s, raise_on_error=raise_on_error, include_deleted=include_deleted
-        )
+        ),
     )
 
 
@@ -97,7 +138,8 @@ async def get_one_or_create(
 
         hero, existed = await a_get_one_or_create(session, Hero, name="Deadpond")
     """
-    return await session_inst.run_sync(
+    return await _run(
+        session_inst,
         lambda s: sync.get_one_or_create(
             s,
             model,
@@ -107,7 +149,7 @@ async def get_one_or_create(
             raise_on_error=raise_on_error,
             include_deleted=include_deleted,
             **kwargs,
-        )
+        ),
     )
 
 
@@ -119,14 +161,14 @@ async def write_row(
 
     Example: ``ok, hero = await a_write_row(Hero(name="Deadpond"), session)``
     """
-    return await session_inst.run_sync(
-        lambda s: sync.write_row(data_row, s, raise_on_error=raise_on_error)
+    return await _run(
+        session_inst, lambda s: sync.write_row(data_row, s, raise_on_error=raise_on_error)
     )
 
 
 async def insert_data_rows(
     data_rows: Sequence[Any], session_inst: AsyncSession, *, raise_on_error: bool = False
-) -> tuple[bool, Any]:
+) -> tuple[bool | tuple[bool], Any]:
     """Async twin of `sqlmodel_crud_utils.sync.insert_data_rows` (same parameters and
     return values), running it through ``AsyncSession.run_sync``.
 
@@ -134,8 +176,8 @@ async def insert_data_rows(
 
         ok, heroes = await a_insert_data_rows([Hero(name="A"), Hero(name="B")], session)
     """
-    return await session_inst.run_sync(
-        lambda s: sync.insert_data_rows(data_rows, s, raise_on_error=raise_on_error)
+    return await _run(
+        session_inst, lambda s: sync.insert_data_rows(data_rows, s, raise_on_error=raise_on_error)
     )
 
 
@@ -163,7 +205,8 @@ async def get_row(
 
         found, hero = await a_get_row(1, session, Hero, True, ["team"])
     """
-    return await session_inst.run_sync(
+    return await _run(
+        session_inst,
         lambda s: sync.get_row(
             id_str,
             s,
@@ -175,7 +218,7 @@ async def get_row(
             pk_field,
             raise_on_error=raise_on_error,
             include_deleted=include_deleted,
-        )
+        ),
     )
 
 
@@ -202,7 +245,8 @@ async def get_rows(
 
         found, heroes = await a_get_rows(session, Hero, age__gte=18, sort_field="age")
     """
-    return await session_inst.run_sync(
+    return await _run(
+        session_inst,
         lambda s: sync.get_rows(
             s,
             model,
@@ -217,7 +261,7 @@ async def get_rows(
             raise_on_error=raise_on_error,
             include_deleted=include_deleted,
             **kwargs,
-        )
+        ),
     )
 
 
@@ -229,24 +273,27 @@ async def get_rows_within_id_list(
     *,
     raise_on_error: bool = False,
     include_deleted: bool = False,
-) -> tuple[bool, list[Any]]:
-    """Async twin of `sqlmodel_crud_utils.sync.get_rows_within_id_list` (same parameters and
-    return values), running it through ``AsyncSession.run_sync``.
+) -> tuple[bool, RowList]:
+    """Async twin of `sqlmodel_crud_utils.sync.get_rows_within_id_list`
+    (same parameters), running it through ``AsyncSession.run_sync``.
+
+    Returns v0.1's async convention, which differs from the sync one:
+    ``(True, rows)`` whenever the query ran, also when nothing matched;
+    ``(False, [])`` only when it failed. ``rows`` is a `RowList`: a list
+    that also has v0.1's ``.all()``.
 
     Example::
 
-        found, heroes = await a_get_rows_within_id_list([1, 2, 3], session, Hero)
+        found, rows = await a_get_rows_within_id_list([1, 2, 3], session, Hero)
+        heroes = rows.all()  # v0.1 style; ``rows`` is a list already
     """
-    return await session_inst.run_sync(
-        lambda s: sync.get_rows_within_id_list(
-            id_str_list,
-            s,
-            model,
-            pk_field,
-            raise_on_error=raise_on_error,
-            include_deleted=include_deleted,
-        )
+    rows = await _run(
+        session_inst,
+        lambda s: sync._rows_within_id_list(
+            id_str_list, s, model, pk_field, raise_on_error, include_deleted
+        ),
     )
+    return (True, RowList(rows)) if rows is not None else (False, RowList())
 
 
 async def update_row(
@@ -263,8 +310,9 @@ async def update_row(
 
     Example: ``ok, hero = await a_update_row(1, {"age": 41}, session, Hero)``
     """
-    return await session_inst.run_sync(
-        lambda s: sync.update_row(id_str, data, s, model, pk_field, raise_on_error=raise_on_error)
+    return await _run(
+        session_inst,
+        lambda s: sync.update_row(id_str, data, s, model, pk_field, raise_on_error=raise_on_error),
     )
 
 
@@ -282,10 +330,11 @@ async def delete_row(
 
     Example: ``deleted = await a_delete_row(1, session, Hero)``
     """
-    return await session_inst.run_sync(
+    return await _run(
+        session_inst,
         lambda s: sync.delete_row(
             id_str, s, model, pk_field, hard=hard, raise_on_error=raise_on_error
-        )
+        ),
     )
 
 
@@ -302,8 +351,9 @@ async def soft_delete_row(
 
     Example: ``deleted = await a_soft_delete_row(1, session, Document)``
     """
-    return await session_inst.run_sync(
-        lambda s: sync.soft_delete_row(id_str, s, model, pk_field, raise_on_error=raise_on_error)
+    return await _run(
+        session_inst,
+        lambda s: sync.soft_delete_row(id_str, s, model, pk_field, raise_on_error=raise_on_error),
     )
 
 
@@ -320,8 +370,9 @@ async def restore_row(
 
     Example: ``restored = await a_restore_row(1, session, Document)``
     """
-    return await session_inst.run_sync(
-        lambda s: sync.restore_row(id_str, s, model, pk_field, raise_on_error=raise_on_error)
+    return await _run(
+        session_inst,
+        lambda s: sync.restore_row(id_str, s, model, pk_field, raise_on_error=raise_on_error),
     )
 
 
@@ -340,8 +391,9 @@ async def bulk_upsert_mappings(
 
         ok, heroes = await a_bulk_upsert_mappings([{"id": 1, "name": "A"}], session, Hero)
     """
-    return await session_inst.run_sync(
+    return await _run(
+        session_inst,
         lambda s: sync.bulk_upsert_mappings(
             payload, s, model, pk_fields, raise_on_error=raise_on_error
-        )
+        ),
     )

@@ -8,7 +8,9 @@ Every error this library raises on purpose derives from `SQLModelCRUDError`::
     ├── ValidationError          input the library refuses
     │   └── QueryError           bad field, operator, value, page or cursor
     ├── BulkOperationError       some rows of a bulk write failed
-    └── TransactionError         the database refused a transaction
+    ├── TransactionError         a transaction block or the database failed
+    ├── DatabaseConnectionError  (upstream v0.2's name; not raised by the library)
+    └── QueryExecutionError      (upstream v0.2's name; not raised by the library)
 
 Catch `SQLModelCRUDError` to handle all of them at once:
 
@@ -29,18 +31,24 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 __all__ = [
     "BulkOperationError",
+    "DatabaseConnectionError",
     "MultipleRecordsError",
     "QueryError",
+    "QueryExecutionError",
     "RecordNotFoundError",
     "SQLModelCRUDError",
     "TransactionError",
     "ValidationError",
     "legacy_failures",
+    "multiple_found",
+    "not_found",
     "translate_errors",
+    "validation_error",
 ]
 
 logger = logging.getLogger("sqlmodel_crud_utils")
@@ -112,11 +120,11 @@ class MultipleRecordsError(SQLModelCRUDError):
     Attributes:
         model: the model class (or its name).
         count: how many rows matched.
-        filters: a description of the query's filters.
+        filters: the query's filters (a dict, or the described lookups).
 
     Example:
-        >>> str(MultipleRecordsError("Hero", 3))
-        'Expected one Hero, found 3'
+        >>> str(MultipleRecordsError("Hero", 5, {"team": "Avengers"}))
+        "Expected 1 Hero, found 5 (filters: {'team': 'Avengers'})"
     """
 
     def __init__(
@@ -128,18 +136,48 @@ class MultipleRecordsError(SQLModelCRUDError):
         self.model = model
         self.count = count
         self.filters = filters
-        described = _describe_filters(filters)
-        suffix = f" matching {described}" if described else ""
-        super().__init__(f"Expected one {_model_name(model)}, found {count}{suffix}")
+        message = f"Expected 1 {_model_name(model)}, found {count}"
+        if filters:
+            shown = filters if isinstance(filters, Mapping) else _describe_filters(filters)
+            message += f" (filters: {shown})"
+        super().__init__(message)
 
 
 class ValidationError(SQLModelCRUDError):
     """Input that the library refuses before it reaches the database.
 
+    Attributes:
+        field: the field at fault, when one is.
+        value: the value at fault, when one is.
+        errors: per-field messages, when several fields are at fault.
+
     Example:
-        >>> isinstance(QueryError("bad"), ValidationError)
-        True
+        >>> print(ValidationError("must be positive", field="age", value=-5))
+        Validation failed for field 'age': must be positive (value: -5)
+        >>> print(ValidationError("bad input", errors={"age": "must be positive"}))
+        Validation failed: bad input
+          - age: must be positive
     """
+
+    def __init__(
+        self,
+        message: str = "",
+        field: str | None = None,
+        value: Any = None,
+        errors: Mapping[str, str] | None = None,
+    ) -> None:
+        self.field = field
+        self.value = value
+        self.errors = errors
+        if field:
+            text = f"Validation failed for field '{field}': {message}"
+            if value is not None:
+                text += f" (value: {value!r})"
+        else:
+            text = f"Validation failed: {message}"
+        if errors:
+            text += "\n" + "\n".join(f"  - {name}: {error}" for name, error in errors.items())
+        super().__init__(text)
 
 
 class QueryError(ValidationError):
@@ -148,7 +186,8 @@ class QueryError(ValidationError):
 
     Attributes:
         model: the model the query is about (``None`` when not known).
-        key: the offending key (field, lookup, path or parameter name).
+        key: the offending key (field, lookup, path or parameter name);
+            also available as ``field``.
         value: the offending value, when a value was at fault.
 
     Example:
@@ -166,9 +205,11 @@ class QueryError(ValidationError):
     ) -> None:
         self.model = model
         self.key = key
+        self.field = key
         self.value = value
+        self.errors = None
         prefix = f"{_model_name(model)}: " if model is not None else ""
-        super().__init__(prefix + message)
+        SQLModelCRUDError.__init__(self, prefix + message)
 
 
 class BulkOperationError(SQLModelCRUDError):
@@ -177,36 +218,249 @@ class BulkOperationError(SQLModelCRUDError):
     Attributes:
         total: how many rows were submitted.
         failed: how many of them failed.
-        errors: one entry per failed row (the row and the reason).
-        succeeded: the rows that were written (when the operation reports them).
+        errors: one entry per failed row: a message, an exception, or (from
+            the library's own bulk writes) a dict with the row's ``index``,
+            the ``row``, the ``error`` text and the ``exception``.
+        successful: the rows (or keys) that were written, when reported
+            (also as ``succeeded``, a list, empty when not reported).
+        failed_records: the rows that failed, when reported.
 
     Example:
-        >>> str(BulkOperationError(10, 2, []))
-        'Bulk operation failed: 2/10 records failed'
+        >>> error = BulkOperationError(10, 2, ["row 3: duplicate key", ValueError("bad")])
+        >>> str(error)
+        'Bulk operation failed: 2/10 records failed (80.0% success rate)'
+        >>> print(error.get_error_summary())
+        Bulk operation failed: 2/10 records failed (80.0% success rate)
+        <BLANKLINE>
+        Error details:
+          1. row 3: duplicate key
+          2. ValueError: bad
     """
 
     def __init__(
         self,
         total: int,
         failed: int,
-        errors: list[Any],
+        errors: Sequence[Any],
+        successful: list[Any] | None = None,
+        failed_records: list[Any] | None = None,
+        *,
         succeeded: list[Any] | None = None,
     ) -> None:
         self.total = total
         self.failed = failed
-        self.errors = errors
-        self.succeeded = succeeded if succeeded is not None else []
-        super().__init__(f"Bulk operation failed: {failed}/{total} records failed")
+        self.errors = list(errors)
+        self.successful = successful if successful is not None else succeeded
+        self.failed_records = failed_records
+        rate = (total - failed) / total * 100 if total > 0 else 0
+        super().__init__(
+            f"Bulk operation failed: {failed}/{total} records failed ({rate:.1f}% success rate)"
+        )
+
+    @property
+    def succeeded(self) -> list[Any]:
+        """The rows that were written (``successful``; empty when not reported).
+
+        Example:
+            >>> BulkOperationError(2, 1, [], successful=["a"]).succeeded
+            ['a']
+        """
+        return list(self.successful or [])
+
+    def get_error_summary(self) -> str:
+        """The message, then one numbered line per error.
+
+        Example:
+            >>> print(BulkOperationError(1, 1, [KeyError("id")]).get_error_summary())
+            Bulk operation failed: 1/1 records failed (0.0% success rate)
+            <BLANKLINE>
+            Error details:
+              1. KeyError: 'id'
+        """
+        lines = [str(self), "\nError details:"]
+        for number, error in enumerate(self.errors, 1):
+            lines.append(f"  {number}. {_describe_error(error)}")
+        return "\n".join(lines)
+
+
+def _describe_error(error: Any) -> str:
+    if isinstance(error, BaseException):
+        return f"{type(error).__name__}: {error}"
+    if isinstance(error, Mapping) and "error" in error:
+        where = f"row {error['index']}: " if "index" in error else ""
+        return f"{where}{error['error']}"
+    return str(error)
 
 
 class TransactionError(SQLModelCRUDError):
-    """The database refused to complete a transaction (the original database
-    error is the ``__cause__``).
+    """A transaction failed: the database refused it, or (by default) an
+    exception ended a `transaction` block. The original error is the
+    ``__cause__`` and ``original_error``.
+
+    Attributes:
+        operation: the operation that failed (``"commit"``, ``"rollback"``,
+            ...), when known.
+        original_error: the underlying exception, when there is one.
 
     Example:
         >>> str(TransactionError("commit failed"))
         'commit failed'
+        >>> str(TransactionError(operation="commit", original_error=ValueError("no")))
+        "Transaction operation 'commit' failed: ValueError(no)"
     """
+
+    def __init__(
+        self,
+        message: str | None = None,
+        operation: str | None = None,
+        original_error: BaseException | None = None,
+    ) -> None:
+        self.operation = operation
+        self.original_error = original_error
+        if message:
+            text = message
+        elif operation and original_error is not None:
+            text = (
+                f"Transaction operation '{operation}' failed: "
+                f"{type(original_error).__name__}({original_error})"
+            )
+        elif operation:
+            text = f"Transaction operation '{operation}' failed"
+        elif original_error is not None:
+            text = f"Transaction failed: {original_error}"
+        else:
+            text = "Transaction operation failed"
+        super().__init__(text)
+
+
+def _hide_password(url: str | None) -> str | None:
+    """``url`` with its password masked (unchanged when it has none or is
+    not a database URL)."""
+    if not url:
+        return url
+    try:
+        parsed = make_url(url)
+    except Exception:
+        return url
+    if parsed.password is None:
+        return url
+    return parsed.render_as_string(hide_password=True)
+
+
+class DatabaseConnectionError(SQLModelCRUDError):
+    """The database could not be reached (upstream v0.2's name; the library
+    itself reports database failures as `TransactionError`).
+
+    Attributes:
+        database_url: the URL, with any password masked.
+        original_error: the underlying exception, when there is one.
+
+    Example:
+        >>> str(DatabaseConnectionError(database_url="postgresql://u:secret@db/app",
+        ...                             original_error=TimeoutError("timed out")))
+        'Failed to connect to database at postgresql://u:***@db/app: TimeoutError(timed out)'
+    """
+
+    def __init__(
+        self,
+        message: str | None = None,
+        database_url: str | None = None,
+        original_error: BaseException | None = None,
+    ) -> None:
+        self.database_url = _hide_password(database_url)
+        self.original_error = original_error
+        where = self.database_url
+        if message:
+            text = message
+        elif where and original_error is not None:
+            text = (
+                f"Failed to connect to database at {where}: "
+                f"{type(original_error).__name__}({original_error})"
+            )
+        elif where:
+            text = f"Failed to connect to database at {where}"
+        elif original_error is not None:
+            text = f"Database connection failed: {original_error}"
+        else:
+            text = "Database connection failed"
+        super().__init__(text)
+
+
+class QueryExecutionError(SQLModelCRUDError):
+    """A query failed to execute (upstream v0.2's name; the library itself
+    reports database failures as `TransactionError`). The query text is cut
+    to 200 characters in the message.
+
+    Attributes:
+        query: the query text, when given.
+        original_error: the underlying exception, when there is one.
+
+    Example:
+        >>> print(QueryExecutionError(query="SELECT 1", original_error=ValueError("no")))
+        Query execution failed: ValueError(no)
+        Query: SELECT 1
+    """
+
+    def __init__(
+        self,
+        message: str | None = None,
+        query: str | None = None,
+        original_error: BaseException | None = None,
+    ) -> None:
+        self.query = query
+        self.original_error = original_error
+        shown = (query[:200] + ("..." if len(query) > 200 else "")) if query else ""
+        if message:
+            text = message
+        elif query and original_error is not None:
+            text = (
+                f"Query execution failed: {type(original_error).__name__}({original_error})"
+                f"\nQuery: {shown}"
+            )
+        elif query:
+            text = f"Query execution failed: {shown}"
+        elif original_error is not None:
+            text = f"Query execution failed: {original_error}"
+        else:
+            text = "Query execution failed"
+        super().__init__(text)
+
+
+def not_found(model: Any, id_value: Any, pk_field: str = "id") -> RecordNotFoundError:
+    """A `RecordNotFoundError` for ``model`` and key ``id_value``.
+
+    Example:
+        >>> str(not_found("Hero", 7))
+        'Hero with id=7 not found'
+    """
+    return RecordNotFoundError(model, id_value, pk_field)
+
+
+def multiple_found(
+    model: Any, count: int, filters: Mapping[str, Any] | None = None
+) -> MultipleRecordsError:
+    """A `MultipleRecordsError` for ``count`` rows of ``model``.
+
+    Example:
+        >>> str(multiple_found("Hero", 3))
+        'Expected 1 Hero, found 3'
+    """
+    return MultipleRecordsError(model, count, filters)
+
+
+def validation_error(
+    message: str,
+    field: str | None = None,
+    value: Any = None,
+    errors: Mapping[str, str] | None = None,
+) -> ValidationError:
+    """A `ValidationError` with the given details.
+
+    Example:
+        >>> str(validation_error("not an email", field="email"))
+        "Validation failed for field 'email': not an email"
+    """
+    return ValidationError(message, field=field, value=value, errors=errors)
 
 
 @contextmanager
@@ -228,7 +482,7 @@ def translate_errors(message: str) -> Iterator[None]:
     try:
         yield
     except SQLAlchemyError as exc:
-        raise TransactionError(f"{message}: {exc}") from exc
+        raise TransactionError(f"{message}: {exc}", original_error=exc) from exc
 
 
 def _first_line(exc: BaseException, limit: int = 300) -> str:
@@ -240,14 +494,19 @@ def _first_line(exc: BaseException, limit: int = 300) -> str:
 
 
 @contextmanager
-def legacy_failures(operation: str, raise_on_error: bool) -> Iterator[None]:
+def legacy_failures(
+    operation: str, raise_on_error: bool, log: logging.Logger | None = None
+) -> Iterator[None]:
     """The failure convention of the legacy functions, in one place.
 
-    With ``raise_on_error=False`` a failure in the block is logged and
-    swallowed, so the code after the ``with`` returns the v0.1 failure value.
-    With ``raise_on_error=True`` library errors propagate, database errors
-    become `TransactionError` (original as ``__cause__``) and anything else
-    (say, a hook's own exception) propagates unchanged.
+    With ``raise_on_error=False`` a failure in the block is logged at ERROR
+    level on ``log`` (default: the ``sqlmodel_crud_utils`` logger; the
+    legacy modules pass their own ``logger`` attribute) and swallowed, so the
+    code after the ``with`` returns the v0.1 failure value; a missing row is
+    an expected outcome and only logged at DEBUG. With ``raise_on_error=True``
+    library errors propagate, database errors become `TransactionError`
+    (original as ``__cause__``) and anything else (say, a hook's own
+    exception) propagates unchanged.
 
     Programming errors always propagate: `QueryError` (bad filters or
     fields) and `TypeError` (an ``async def`` hook met by a sync call).
@@ -260,19 +519,24 @@ def legacy_failures(operation: str, raise_on_error: bool) -> Iterator[None]:
         >>> find()
         (False, None)
     """
+    log = logger if log is None else log
     try:
         yield
     except (QueryError, TypeError):
         raise
     except SQLAlchemyError as exc:
         if raise_on_error:
-            raise TransactionError(f"{operation} failed: {exc}") from exc
-        logger.warning("%s failed: %s", operation, _first_line(exc))
+            raise TransactionError(f"{operation} failed: {exc}", original_error=exc) from exc
+        log.error("%s failed: %s", operation, _first_line(exc))
+    except RecordNotFoundError as exc:
+        if raise_on_error:
+            raise
+        log.debug("%s: %s", operation, exc)  # a missing row is an expected outcome
     except SQLModelCRUDError as exc:
         if raise_on_error:
             raise
-        logger.debug("%s: %s", operation, exc)  # a missing row is an expected outcome
+        log.error("%s failed: %s", operation, _first_line(exc))
     except Exception as exc:
         if raise_on_error:
             raise
-        logger.warning("%s failed: %s: %s", operation, type(exc).__name__, _first_line(exc))
+        log.error("%s failed: %s: %s", operation, type(exc).__name__, _first_line(exc))

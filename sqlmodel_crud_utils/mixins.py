@@ -168,8 +168,8 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
 class SoftDeleteMixin:
     """Soft delete for a table model: rows are flagged, not removed.
 
-    Adds ``is_deleted`` (indexed), ``deleted_at`` (`UTCDateTime`) and
-    ``deleted_by``. ``soft_delete(user=None)`` / ``restore()`` flag and
+    Adds ``is_deleted`` (indexed), ``deleted_at`` (`UTCDateTime`, indexed)
+    and ``deleted_by`` (at most 100 characters). ``soft_delete(user=None)`` / ``restore()`` flag and
     unflag an instance; setting ``is_deleted = True`` and flushing fills
     ``deleted_at`` and (from `acting_as`) ``deleted_by`` when left empty.
 
@@ -205,7 +205,7 @@ class SoftDeleteMixin:
     """
 
     is_deleted: bool = Field(default=False, index=True, nullable=False)
-    deleted_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    deleted_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
     deleted_by: str | None = Field(default=None, max_length=100)
 
     def soft_delete(self, user: str | None = None) -> None:
@@ -239,16 +239,22 @@ class SoftDeleteMixin:
 class AuditMixin:
     """Who created and last changed a row, and when.
 
-    Adds ``created_at`` and ``updated_at`` (`UTCDateTime`, NOT NULL, aware
-    UTC when read back on every backend) and ``created_by`` /
-    ``updated_by``. On insert, both timestamps are set to the same instant
-    (the ORM flush sets them; a Core ``insert()`` gets the column default).
-    ``updated_at`` is set again on every update: each ORM flush that
-    changes the row, `Q.update` / `Q.delete` (soft), and plain Core
-    ``update()`` statements (column ``onupdate``); a value you set yourself
-    wins. ``created_by`` / ``updated_by`` are filled from `acting_as` when
-    left empty; with no `acting_as` user, an update leaves ``updated_by``
-    as it was.
+    Adds, as v0.2 defines them:
+
+    * ``created_at`` (`UTCDateTime`, NOT NULL, indexed): set when the object
+      is constructed (aware UTC), so it is there before the first flush; a
+      Core ``insert()`` that leaves it out gets the column default;
+    * ``updated_at`` (`UTCDateTime`, nullable): ``None`` until the row is
+      first updated, then set on every update: each ORM flush that changes
+      the row, `Q.update` / `Q.delete` (soft), the legacy writes,
+      `bulk_upsert_mappings` on a conflict, and plain Core ``update()``
+      statements (column ``onupdate``); a value you set yourself wins;
+    * ``created_by`` / ``updated_by`` (at most 100 characters): filled from
+      `acting_as` when left empty (``created_by`` on insert, ``updated_by``
+      on update; with no `acting_as` user an update leaves ``updated_by`` as
+      it was).
+
+    Datetimes read back timezone-aware (UTC) on every backend.
 
     Example:
         >>> from sqlmodel import Field, SQLModel
@@ -256,19 +262,23 @@ class AuditMixin:
         ...     id: int | None = Field(default=None, primary_key=True)
         >>> sorted(Article.__table__.columns.keys())
         ['created_at', 'created_by', 'id', 'updated_at', 'updated_by']
+        >>> article = Article()
+        >>> article.created_at.tzinfo, article.updated_at
+        (datetime.timezone.utc, None)
     """
 
-    created_at: dt.datetime | None = Field(
-        default=None,
+    created_at: dt.datetime = Field(
+        default_factory=utc_now,
         sa_type=UTCDateTime,
         nullable=False,
+        index=True,
         sa_column_kwargs={"default": utc_now},
     )
     updated_at: dt.datetime | None = Field(
         default=None,
         sa_type=UTCDateTime,
-        nullable=False,
-        sa_column_kwargs={"default": utc_now, "onupdate": utc_now},
+        nullable=True,
+        sa_column_kwargs={"onupdate": utc_now},
     )
     created_by: str | None = Field(default=None, max_length=100)
     updated_by: str | None = Field(default=None, max_length=100)
@@ -450,14 +460,10 @@ def _stamp_before_flush(session: Session, flush_context: Any, instances: Any) ->
     user = current_user()
     for obj in session.new:
         if isinstance(obj, AuditMixin):
-            if obj.created_at is None:
+            if obj.created_at is None:  # set to None after construction
                 obj.created_at = now
-            if obj.updated_at is None:
-                obj.updated_at = obj.created_at
             if obj.created_by is None:
                 obj.created_by = user
-            if obj.updated_by is None:
-                obj.updated_by = obj.created_by
         if isinstance(obj, SoftDeleteMixin) and obj.is_deleted:
             _fill_deletion(obj, now, user)
     for obj in session.dirty:

@@ -22,11 +22,19 @@ New keyword-only options on every function: ``raise_on_error=False``
 original as ``__cause__``), ``include_deleted=False`` on reads and
 ``hard=False`` on `delete_row`. Bad filters or fields raise `QueryError`
 whatever ``raise_on_error`` says: they are programming errors.
+
+Failures reported as values are logged at ERROR on this module's
+``logger`` (the package's stdlib logger ``sqlmodel_crud_utils``), looked up
+per call: v0.1 users' tests that patch ``sqlmodel_crud_utils.sync.logger``
+(or its ``error`` method) see them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import logging
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -38,6 +46,7 @@ from .exceptions import BulkOperationError, RecordNotFoundError, legacy_failures
 from .lookups import mapper_of
 from .mixins import has_soft_scope
 from .query import Q, _soft_options
+from .utils import logger
 
 __all__ = [
     "bulk_upsert_mappings",
@@ -55,6 +64,32 @@ __all__ = [
 ]
 
 _TRUE_WORDS = frozenset({"1", "true", "t", "yes", "y", "on"})
+
+#: The logger of the calling module, for a call made through
+#: `sqlmodel_crud_utils.a_sync` (see `_log`).
+_CALLER_LOGGER: ContextVar[logging.Logger | None] = ContextVar(
+    "sqlmodel_crud_utils_legacy_logger", default=None
+)
+
+
+def _log() -> logging.Logger:
+    """The logger the legacy functions report failures on: this module's
+    ``logger`` attribute, or ``a_sync.logger`` for a call made through
+    `sqlmodel_crud_utils.a_sync`. Both are looked up per call, so code that
+    patches ``sqlmodel_crud_utils.sync.logger`` (or its ``error`` method),
+    as v0.1 users do in their tests, sees the calls."""
+    return _CALLER_LOGGER.get() or logger
+
+
+@contextmanager
+def _logging_to(log: logging.Logger) -> Iterator[None]:
+    """Report the failures of the legacy calls made in the block on ``log``
+    (used by `sqlmodel_crud_utils.a_sync`, internal)."""
+    token = _CALLER_LOGGER.set(log)
+    try:
+        yield
+    finally:
+        _CALLER_LOGGER.reset(token)
 
 
 #: Keys per query in `get_rows_within_id_list` (each is a bound parameter).
@@ -107,7 +142,7 @@ def get_result_from_query(
             entity = description.get("entity")
             if entity is not None:
                 query = query.options(*_soft_options(entity, "exclude"))
-    with legacy_failures("get_result_from_query", raise_on_error), _ops.read_scope(session):
+    with legacy_failures("get_result_from_query", raise_on_error, _log()), _ops.read_scope(session):
         result = session.execute(query)
         if isinstance(query, SelectOfScalar) or _selects_one_thing(query):
             return result.scalars().first()
@@ -139,7 +174,7 @@ def get_one_or_create(
         team, existed = get_one_or_create(session, Team, name="Avengers")
     """
     include = select_in_key if selectin and select_in_key else None
-    with _ops.legacy_write("get_one_or_create", raise_on_error, session_inst):
+    with _ops.legacy_write("get_one_or_create", raise_on_error, session_inst, _log()):
         return _ops.get_one_or_create(
             session_inst,
             model,
@@ -162,20 +197,22 @@ def write_row(
 
     ``Q`` equivalent: none (a plain ``session.add`` + ``commit``).
     """
-    with _ops.legacy_write("write_row", raise_on_error, session_inst):
+    with _ops.legacy_write("write_row", raise_on_error, session_inst, _log()):
         return True, _ops.write_row(session_inst, data_row)
     return False, None
 
 
 def insert_data_rows(
     data_rows: Sequence[Any], session_inst: Session, *, raise_on_error: bool = False
-) -> tuple[bool, Any]:
+) -> tuple[bool | tuple[bool], Any]:
     """Insert many rows in batches: ``(True, rows)``.
 
     When the batch fails, each row is retried on its own and the result is
-    ``(ok, {"success": [...], "failed": [...]})`` where ``ok`` is ``True``
-    when at least one row was written. With ``raise_on_error=True`` a
-    partial failure raises `BulkOperationError` (``errors`` say which rows
+    ``(status, {"success": [...], "failed": [...]})``: ``status`` is
+    ``True`` when at least one row was written and, as in every upstream
+    release, the tuple ``(False,)`` when none was (a tuple is truthy:
+    test ``status is True``, not ``if status:``). With ``raise_on_error=True``
+    a partial failure raises `BulkOperationError` (``errors`` say which rows
     failed and why; rows that could be written stay written, unless the call
     runs inside `transaction`, which then rolls back as a whole).
 
@@ -184,19 +221,26 @@ def insert_data_rows(
         ok, heroes = insert_data_rows([Hero(name="A"), Hero(name="B")], session)
     """
     rows = list(data_rows)
-    with _ops.legacy_write("insert_data_rows", raise_on_error, session_inst):
+    with _ops.legacy_write("insert_data_rows", raise_on_error, session_inst, _log()):
         try:
-            written = _ops.insert_data_rows(session_inst, rows)
+            written = _ops.insert_data_rows(session_inst, rows, _log())
         except BulkOperationError as exc:
             if raise_on_error:
                 raise
             _ops.note_failed_write(session_inst, exc)
-            failed = [error["row"] for error in exc.errors]
-            return bool(exc.succeeded), {"success": exc.succeeded, "failed": failed}
+            return _inserted_status(exc.succeeded), {
+                "success": exc.succeeded,
+                "failed": exc.failed_records or [],
+            }
         if len(written) == len(rows):
             return True, written
         return True, {"success": written, "failed": []}
-    return False, {"success": [], "failed": rows}
+    return _inserted_status([]), {"success": [], "failed": rows}
+
+
+def _inserted_status(written: Sequence[Any]) -> bool | tuple[bool]:
+    """v0.1's status of a row-by-row insert: ``True``, or ``(False,)``."""
+    return True if written else (False,)
 
 
 def get_row(
@@ -221,7 +265,7 @@ def get_row(
 
     ``Q`` equivalent: ``Q(Hero).include("team").where(id=1).one_or_none(session)``.
     """
-    with legacy_failures("get_row", raise_on_error):
+    with legacy_failures("get_row", raise_on_error, _log()):
         query = Q(model).where(**{pk_field: id_str}).soft(_ops.soft_scope(include_deleted))
         query = _loading(query, selectin, select_in_keys, lazy, lazy_load_keys)
         with _ops.read_scope(session_inst):
@@ -247,8 +291,8 @@ def _rows_query(
     for key, value in kwargs.items():
         if text_field and key == text_field:
             lookups[f"{key}__match"] = value
-        elif key.endswith("__like"):
-            lookups[key[: -len("__like")] + "__contains"] = value
+        elif key.endswith("__like"):  # v0.1: %value%, its own % and _ stay wildcards
+            lookups[key] = f"%{value}%"
         else:
             lookups[key] = value
     query = Q(model).where(**lookups).soft(_ops.soft_scope(include_deleted))
@@ -277,7 +321,9 @@ def get_rows(
 
     ``kwargs`` are `Q` lookups (``age__gte=18``, ``name__icontains="man"``,
     ``team__name="Avengers"``, ...) plus ``sort_field`` / ``sort_desc``.
-    As in v0.1, ``field__like="x"`` means *contains* ``x``, and the value of
+    As in v0.1, ``field__like="x"`` is the pattern ``%x%``, where ``%`` and
+    ``_`` in ``x`` act as wildcards too (use ``field__contains`` to match
+    them literally), and the value of
     ``text_field`` (when given) is a full-text ``match``. With a custom
     ``stmnt`` the filters, ordering, loading and page are applied on top of
     it. Without ``sort_field`` the rows are ordered by primary key (after a
@@ -291,7 +337,7 @@ def get_rows(
 
     ``Q`` equivalent: ``Q(Hero).where(age__gte=18).order_by("age").page(1, 10).all(session)``.
     """
-    with legacy_failures("get_rows", raise_on_error):
+    with legacy_failures("get_rows", raise_on_error, _log()):
         query = _rows_query(model, text_field, include_deleted, dict(kwargs))
         query = _loading(query, selectin, select_in_keys, lazy, lazy_load_keys)
         query = query._stably_ordered().page(page, size=page_size)
@@ -322,7 +368,24 @@ def get_rows_within_id_list(
 
     ``Q`` equivalent: ``Q(Hero).where(id__in=[1, 2, 3]).all(session)``.
     """
-    with legacy_failures("get_rows_within_id_list", raise_on_error):
+    rows = _rows_within_id_list(
+        id_str_list, session_inst, model, pk_field, raise_on_error, include_deleted
+    )
+    return (bool(rows), rows) if rows is not None else (False, [])
+
+
+def _rows_within_id_list(
+    id_str_list: Iterable[Any],
+    session_inst: Session,
+    model: type[Any],
+    pk_field: str,
+    raise_on_error: bool,
+    include_deleted: bool,
+) -> list[Any] | None:
+    """The rows of `get_rows_within_id_list`, or ``None`` when the query
+    failed (reported as its failure value); shared with the async twin,
+    whose v0.1 success flag means "the query ran"."""
+    with legacy_failures("get_rows_within_id_list", raise_on_error, _log()):
         ids = list(dict.fromkeys(id_str_list))  # each key once, first-seen order
         scope = Q(model).soft(_ops.soft_scope(include_deleted))
         rows: list[Any] = []
@@ -330,8 +393,8 @@ def get_rows_within_id_list(
             for start in range(0, len(ids), _IDS_PER_QUERY):  # under every bind-parameter limit
                 chunk = ids[start : start + _IDS_PER_QUERY]
                 rows += scope.where(**{f"{pk_field}__in": chunk}).all(session_inst)
-        return bool(rows), rows
-    return False, []
+        return rows
+    return None
 
 
 def update_row(
@@ -343,8 +406,14 @@ def update_row(
     *,
     raise_on_error: bool = False,
 ) -> tuple[bool, Any]:
-    """Set ``data`` on the row and commit: ``(True, row)`` or ``(False, None)``
-    (v0.1 returned the unsaved row on a failed commit; now ``None``).
+    """Set ``data`` on the row and commit: ``(True, row)``; ``(False, None)``
+    when there is no such row.
+
+    When the row exists but the update fails (the flush or the commit is
+    refused, a hook raises), the result is v0.1's ``(False, row)``: the row
+    carries the values that were attempted, but it is detached from the
+    session, so nothing unsaved is left behind for a later commit to write
+    (``session.merge(row)`` or ``update_row`` again to retry).
 
     Example::
 
@@ -353,9 +422,10 @@ def update_row(
     ``Q`` equivalent (set-based, no hooks): ``Q(Hero).where(id=1).update(session, age=41)``.
     """
     mapper_of(model)
-    with _ops.legacy_write("update_row", raise_on_error, session_inst):
-        return True, _ops.update_row(session_inst, model, id_str, data, pk_field)
-    return False, None
+    found: list[Any] = []
+    with _ops.legacy_write("update_row", raise_on_error, session_inst, _log()):
+        return True, _ops.update_row(session_inst, model, id_str, data, pk_field, found=found)
+    return False, (found[0] if found else None)
 
 
 def delete_row(
@@ -376,7 +446,7 @@ def delete_row(
 
     ``Q`` equivalent (set-based, no hooks): ``Q(Hero).where(id=1).delete(session)``.
     """
-    with _ops.legacy_write("delete_row", raise_on_error, session_inst):
+    with _ops.legacy_write("delete_row", raise_on_error, session_inst, _log()):
         _ops.delete_row(session_inst, model, id_str, pk_field, hard)
         return True
     return False
@@ -396,7 +466,7 @@ def soft_delete_row(
 
         deleted = soft_delete_row(1, session, Document)
     """
-    with _ops.legacy_write("soft_delete_row", raise_on_error, session_inst):
+    with _ops.legacy_write("soft_delete_row", raise_on_error, session_inst, _log()):
         _ops.soft_delete_row(session_inst, model, id_str, pk_field)
         return True
     return False
@@ -417,7 +487,7 @@ def restore_row(
 
         restored = restore_row(1, session, Document)
     """
-    with _ops.legacy_write("restore_row", raise_on_error, session_inst):
+    with _ops.legacy_write("restore_row", raise_on_error, session_inst, _log()):
         _ops.restore_row(session_inst, model, id_str, pk_field)
         return True
     return False
@@ -440,12 +510,14 @@ def bulk_upsert_mappings(
 
         ok, heroes = bulk_upsert_mappings([{"id": 1, "name": "A"}], session, Hero)
     """
-    with _ops.legacy_write("bulk_upsert_mappings", raise_on_error, session_inst):
+    with _ops.legacy_write("bulk_upsert_mappings", raise_on_error, session_inst, _log()):
         try:
             return True, _ops.bulk_upsert_mappings(session_inst, model, payload, pk_fields)
         except SQLAlchemyError as exc:
             if not raise_on_error:
                 raise
             total = len(payload)
-            raise BulkOperationError(total, total, [{"error": str(exc)}]) from exc
+            raise BulkOperationError(
+                total, total, [{"error": str(exc)}], failed_records=list(payload)
+            ) from exc
     return False, []

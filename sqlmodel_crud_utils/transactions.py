@@ -82,7 +82,14 @@ def in_transaction(session: Session | AsyncSession) -> bool:
         >>> in_transaction(Session())
         False
     """
-    return bool(session.info.get(_DEPTH, 0))
+    return _depth(session) > 0
+
+
+def _depth(session: Session | AsyncSession) -> int:
+    """How many `transaction` blocks ``session`` is in (0 when its ``info``
+    holds no count, or something else than one, as a stand-in session's may)."""
+    depth = session.info.get(_DEPTH, 0)
+    return depth if isinstance(depth, int) else 0
 
 
 def note_uncontained_failure(
@@ -99,7 +106,7 @@ def note_uncontained_failure(
         >>> from sqlalchemy.orm import Session
         >>> note_uncontained_failure(Session(), RuntimeError("lost"))  # no block: ignored
     """
-    level = session.info.get(_DEPTH, 0) if level is None else level
+    level = _depth(session) if level is None else level
     noted = session.info.get(_FAILURE)
     if level and (noted is None or level < noted[0]):
         session.info[_FAILURE] = (level, error)
@@ -112,7 +119,7 @@ def _raise_if_failed(session: Session | AsyncSession, depth: int) -> None:
     if noted is not None and noted[0] > depth:
         undone = "savepoint" if depth else "transaction"
         message = f"{undone} rolled back: a statement in the block failed earlier: {noted[1]}"
-        raise TransactionError(message) from noted[1]
+        raise TransactionError(message, original_error=noted[1]) from noted[1]
 
 
 def _lost_savepoint(exc: BaseException) -> BaseException | None:
@@ -198,18 +205,21 @@ async def _a_savepoint(session: AsyncSession, level: int) -> AsyncIterator[None]
 
 
 @contextmanager
-def _block(session: Session | AsyncSession) -> Iterator[int]:
+def _block(session: Session | AsyncSession, wrap_errors: bool) -> Iterator[int]:
     """What `transaction` and `a_transaction` share: the nesting depth (yields
     the depth outside this block, ``0`` for the outermost), the translation
-    of database errors leaving the block, and forgetting the failures noted
-    inside it once it is over."""
-    depth: int = session.info.get(_DEPTH, 0)
+    of errors leaving the block (see `transaction`), and forgetting the
+    failures noted inside it once it is over."""
+    depth = _depth(session)
     session.info[_DEPTH] = depth + 1
     try:
         yield depth
-    except _DATABASE_ERRORS as exc:
-        undone = "savepoint" if depth else "transaction"
-        raise TransactionError(f"{undone} rolled back: {exc}") from exc
+    except TransactionError:
+        raise  # already says the transaction failed (a nested block's, a commit's)
+    except Exception as exc:
+        if wrap_errors or isinstance(exc, _DATABASE_ERRORS):
+            raise TransactionError(f"Transaction failed: {exc}", original_error=exc) from exc
+        raise
     finally:
         session.info[_DEPTH] = depth
         noted = session.info.get(_FAILURE)
@@ -218,11 +228,18 @@ def _block(session: Session | AsyncSession) -> Iterator[int]:
 
 
 @contextmanager
-def transaction(session: Session) -> Iterator[Session]:
+def transaction(session: Session, *, wrap_errors: bool = True) -> Iterator[Session]:
     """Run the block atomically: commit on success, roll back on any
-    exception. Database errors (including a failed commit) are re-raised as
-    `TransactionError` with the original as ``__cause__``; other exceptions
-    propagate unchanged. A nested block uses a SAVEPOINT.
+    exception and raise `TransactionError("Transaction failed: ...")` with
+    the original exception as ``__cause__`` (and ``original_error``), as
+    v0.2 did. A nested block uses a SAVEPOINT.
+
+    With ``wrap_errors=False`` your own exceptions (say, FastAPI's
+    ``HTTPException``) propagate unchanged after the rollback; database
+    errors (`sqlalchemy.exc.DBAPIError`, ``StaleDataError``) are
+    `TransactionError` either way. A `TransactionError` is never wrapped
+    again, and ``KeyboardInterrupt`` / task cancellation (not ``Exception``
+    subclasses) roll back and propagate unchanged.
 
     The outermost block commits the session's current transaction, so work
     done on the session just before the block is committed (or rolled back)
@@ -237,7 +254,7 @@ def transaction(session: Session) -> Iterator[Session]:
     """
     if isinstance(session, AsyncSession):
         raise TypeError("transaction() needs a sync Session; use a_transaction() for AsyncSession")
-    with _block(session) as depth:
+    with _block(session, wrap_errors) as depth:
         if depth:
             with _savepoint(session, depth):
                 yield session
@@ -254,8 +271,11 @@ def transaction(session: Session) -> Iterator[Session]:
 
 
 @asynccontextmanager
-async def a_transaction(session: AsyncSession) -> AsyncIterator[AsyncSession]:
-    """Async twin of `transaction` for an ``AsyncSession``.
+async def a_transaction(
+    session: AsyncSession, *, wrap_errors: bool = True
+) -> AsyncIterator[AsyncSession]:
+    """Async twin of `transaction` for an ``AsyncSession`` (same
+    ``wrap_errors``).
 
     A task cancelled inside the block has its work rolled back (and its
     connection returned to the pool) before the cancellation propagates.
@@ -275,7 +295,7 @@ async def a_transaction(session: AsyncSession) -> AsyncIterator[AsyncSession]:
     """
     if not isinstance(session, AsyncSession):
         raise TypeError("a_transaction() needs an AsyncSession; use transaction() for Session")
-    with _block(session) as depth:
+    with _block(session, wrap_errors) as depth:
         if depth:
             async with _a_savepoint(session, depth):
                 yield session
@@ -310,7 +330,7 @@ def unit_of_work(session: Session) -> Iterator[None]:
     flushes, so a failure undoes just this write (a SAVEPOINT that cannot
     be rolled back dooms the block, see `note_uncontained_failure`).
     """
-    level: int = session.info.get(_DEPTH, 0)
+    level = _depth(session)
     if level:
         with _savepoint(session, level):
             yield

@@ -140,10 +140,11 @@ async def test_a_raising_before_hook_aborts_with_nothing_written(db):
     register_hook(LegacyTag, Veto())
     assert await legacy(db, "write_row", LegacyTag(name="b"), S) == (False, None)
     ok, result = await legacy(db, "insert_data_rows", [LegacyTag(name="c")], S)
-    assert ok is False
+    assert ok == (False,)  # v0.1's status when no row was written
     assert [row.name for row in result["failed"]] == ["c"]
     assert await legacy(db, "get_one_or_create", S, LegacyTag, name="d") == (None, False)
-    assert await legacy(db, "update_row", tag.id, {"note": "x"}, S, LegacyTag) == (False, None)
+    ok, row = await legacy(db, "update_row", tag.id, {"note": "x"}, S, LegacyTag)
+    assert (ok, row.note) == (False, "original")  # v0.1: the row, as it is
     assert await legacy(db, "delete_row", tag.id, S, LegacyTag) is False
     with pytest.raises(PermissionError, match="no creating"):
         await legacy(db, "write_row", LegacyTag(name="b"), S, raise_on_error=True)
@@ -171,9 +172,10 @@ async def test_a_raising_after_hook_undoes_the_write(db):
     register_hook(LegacyTag, LateVeto())
     assert await legacy(db, "write_row", LegacyTag(name="b"), S) == (False, None)
     ok, _ = await legacy(db, "insert_data_rows", [LegacyTag(name="c"), LegacyTag(name="e")], S)
-    assert ok is False
+    assert ok == (False,)  # v0.1's status when no row was written
     assert await legacy(db, "get_one_or_create", S, LegacyTag, name="d") == (None, False)
-    assert await legacy(db, "update_row", tag.id, {"note": "x"}, S, LegacyTag) == (False, None)
+    ok, row = await legacy(db, "update_row", tag.id, {"note": "x"}, S, LegacyTag)
+    assert (ok, row.note) == (False, "x")  # v0.1: the row with the attempted values
     assert await legacy(db, "delete_row", tag.id, S, LegacyTag) is False
     with pytest.raises(PermissionError, match="after update"):
         await legacy(db, "update_row", tag.id, {"note": "x"}, S, LegacyTag, raise_on_error=True)

@@ -43,8 +43,9 @@ async def test_a_failing_block_leaves_no_trace_of_legacy_writes(db):
             )
             raise Boom
 
-    with pytest.raises(Boom):
+    with pytest.raises(TransactionError, match=r"^Transaction failed") as raised:
         await writes_then_fails()
+    assert isinstance(raised.value.__cause__, Boom)
     assert [(row.name, row.note) for row in stored(db, LegacyTag)] == [("a", "before")]
 
 
