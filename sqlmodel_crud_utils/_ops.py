@@ -26,13 +26,12 @@ from sqlalchemy.orm import Mapper, Session, make_transient, make_transient_to_de
 from sqlalchemy.orm.attributes import instance_state, set_committed_value
 
 from ._compat import in_greenlet
+from ._translate import first_line
 from .exceptions import (
     BulkOperationError,
     QueryError,
     RecordNotFoundError,
     TransactionError,
-    _first_line,
-    legacy_failures,
 )
 from .hooks import call_hooks
 from .lookups import mapper_of, parse_field, parse_lookup
@@ -128,43 +127,6 @@ def _loaded(session: Session, rows: Sequence[Any]) -> None:
         state = inspect(row)
         if state.persistent and state.expired_attributes:
             session.refresh(row)
-
-
-@contextmanager
-def failed_writes_doom_the_block(session: Session) -> Iterator[None]:
-    """Inside a `transaction` block, a legacy write that fails (for any
-    reason but not finding its row) dooms the innermost block: the write
-    itself is already undone (its SAVEPOINT), the session stays usable, and
-    the block rolls back on exit with `TransactionError` instead of
-    committing the rest. No block ever commits half of its writes silently.
-    Outside a block this does nothing."""
-    try:
-        yield
-    except (RecordNotFoundError, QueryError, TypeError):
-        raise
-    except Exception as exc:
-        note_failed_write(session, exc)
-        raise
-
-
-@contextmanager
-def legacy_write(
-    operation: str, raise_on_error: bool, session: Session, log: logging.Logger | None = None
-) -> Iterator[None]:
-    """The failure handling of a legacy write: `legacy_failures` (the v0.1
-    return conventions, failures reported on ``log``) plus
-    `failed_writes_doom_the_block`."""
-    with (
-        legacy_failures(operation, raise_on_error, log),
-        failed_writes_doom_the_block(session),
-    ):
-        yield
-
-
-def note_failed_write(session: Session, error: BaseException) -> None:
-    """Doom the innermost `transaction` block (if any) for a failed write
-    reported as a value rather than raised (see `failed_writes_doom_the_block`)."""
-    note_uncontained_failure(session, error)
 
 
 # ---------------------------------------------------------------- lookups
@@ -635,7 +597,7 @@ def insert_data_rows(
         if batch_error is None:
             raise
     log = logger if log is None else log
-    log.error("insert_data_rows: writing the rows in a batch failed: %s", _first_line(batch_error))
+    log.error("insert_data_rows: writing the rows in a batch failed: %s", first_line(batch_error))
     log.info("insert_data_rows: writing the %d rows one by one instead", len(rows))
     try:
         succeeded, errors = _insert_one_by_one(session, rows)
@@ -644,7 +606,7 @@ def insert_data_rows(
         raise
     for error in errors:
         log.error(
-            "insert_data_rows: row %d failed: %s", error["index"], _first_line(error["exception"])
+            "insert_data_rows: row %d failed: %s", error["index"], first_line(error["exception"])
         )
     if errors:
         failed_rows = [error["row"] for error in errors]

@@ -6,11 +6,13 @@ Every error this library raises on purpose derives from `SQLModelCRUDError`::
     ├── RecordNotFoundError      a row that had to exist does not
     ├── MultipleRecordsError     several rows where one was expected
     ├── ValidationError          input the library refuses
-    │   └── QueryError           bad field, operator, value, page or cursor
+    │   ├── QueryError           bad field, operator, value, page or cursor
+    │   └── ConstraintError      a write broke a constraint (also a TransactionError)
+    ├── UsageError               the library was called the wrong way (also a TypeError)
     ├── BulkOperationError       some rows of a bulk write failed
     ├── TransactionError         a transaction block or the database failed
-    ├── DatabaseConnectionError  (upstream v0.2's name; not raised by the library)
-    └── QueryExecutionError      (upstream v0.2's name; not raised by the library)
+    ├── DatabaseConnectionError  the connection to the database was lost
+    └── QueryExecutionError      the database refused a `Q` statement for another reason
 
 Catch `SQLModelCRUDError` to handle all of them at once:
 
@@ -20,22 +22,21 @@ Catch `SQLModelCRUDError` to handle all of them at once:
     ...     print(exc)
     Hero with id=42 not found
 
-Database errors are translated in exactly one place, `translate_errors`;
-the legacy functions' failure conventions live in `legacy_failures`.
+Database errors are translated in one place (``sqlmodel_crud_utils._translate``):
+a value the database refuses becomes `ValidationError`, a broken constraint
+`ConstraintError`, a lost connection `DatabaseConnectionError`.
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
 
 __all__ = [
     "BulkOperationError",
+    "ConstraintError",
     "DatabaseConnectionError",
     "MultipleRecordsError",
     "QueryError",
@@ -43,15 +44,12 @@ __all__ = [
     "RecordNotFoundError",
     "SQLModelCRUDError",
     "TransactionError",
+    "UsageError",
     "ValidationError",
-    "legacy_failures",
     "multiple_found",
     "not_found",
-    "translate_errors",
     "validation_error",
 ]
-
-logger = logging.getLogger("sqlmodel_crud_utils")
 
 
 def _model_name(model: Any) -> str:
@@ -212,6 +210,18 @@ class QueryError(ValidationError):
         SQLModelCRUDError.__init__(self, prefix + message)
 
 
+class UsageError(SQLModelCRUDError, TypeError):
+    """The library was called the wrong way: an ``async def`` hook met by a
+    sync call, a sync session given to an async function or the reverse. A
+    programming error: the legacy functions raise it whatever
+    ``raise_on_error`` says. Also a `TypeError`.
+
+    Example:
+        >>> issubclass(UsageError, TypeError)
+        True
+    """
+
+
 class BulkOperationError(SQLModelCRUDError):
     """Some or all rows of a bulk write failed.
 
@@ -331,6 +341,42 @@ class TransactionError(SQLModelCRUDError):
         else:
             text = "Transaction operation failed"
         super().__init__(text)
+
+
+class ConstraintError(ValidationError, TransactionError):
+    """The database refused a write because of a constraint: unique, foreign
+    key, not null or check. Also a `TransactionError`, which is what the
+    legacy functions raised for it before (``raise_on_error=True``).
+
+    Attributes:
+        model: the model written (``None`` when not known).
+        constraint: the constraint's name as the database reports it, or its
+            kind (``"NOT NULL"``, ``"UNIQUE"``, ...) when it has no name.
+        field: the column at fault, when the database says which.
+        value: the value written to that column, when known.
+
+    Example:
+        >>> error = ConstraintError("duplicate", model="Hero", constraint="uq", field="name")
+        >>> print(error)
+        Validation failed for field 'name': Hero: constraint 'uq' violated: duplicate
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        model: Any = None,
+        constraint: str | None = None,
+        field: str | None = None,
+        value: Any = None,
+    ) -> None:
+        self.model = model
+        self.constraint = constraint
+        prefix = f"{_model_name(model)}: " if model is not None else ""
+        named = f"constraint {constraint!r} violated: " if constraint else ""
+        super().__init__(prefix + named + message, field=field, value=value)
+        self.operation: str | None = None
+        self.original_error: BaseException | None = None
 
 
 def _hide_password(url: str | None) -> str | None:
@@ -463,80 +509,15 @@ def validation_error(
     return ValidationError(message, field=field, value=value, errors=errors)
 
 
-@contextmanager
-def translate_errors(message: str) -> Iterator[None]:
-    """Re-raise SQLAlchemy errors raised in the block as `TransactionError`.
+def __getattr__(name: str) -> Any:
+    """0.2.0 exported its error-handling helpers from this module; they live
+    in `sqlmodel_crud_utils._translate` and `sqlmodel_crud_utils._legacy` now."""
+    if name == "translate_errors":
+        from ._translate import translate_errors
 
-    The original exception stays available as ``__cause__``; errors that are
-    not database errors (including the library's own) pass through unchanged.
+        return translate_errors
+    if name == "legacy_failures":
+        from ._legacy import legacy_failures
 
-    Example:
-        >>> from sqlalchemy.exc import OperationalError
-        >>> try:
-        ...     with translate_errors("commit failed"):
-        ...         raise OperationalError("COMMIT", {}, Exception("gone"))
-        ... except TransactionError as exc:
-        ...     type(exc.__cause__).__name__
-        'OperationalError'
-    """
-    try:
-        yield
-    except SQLAlchemyError as exc:
-        raise TransactionError(f"{message}: {exc}", original_error=exc) from exc
-
-
-def _first_line(exc: BaseException, limit: int = 300) -> str:
-    """The first line of an error's message, cut to ``limit`` characters: a
-    database error's full text repeats the SQL and every parameter (user
-    data, megabytes for a large IN list), which a log line must not carry."""
-    text = str(exc).partition("\n")[0]
-    return text if len(text) <= limit else text[:limit] + "..."
-
-
-@contextmanager
-def legacy_failures(
-    operation: str, raise_on_error: bool, log: logging.Logger | None = None
-) -> Iterator[None]:
-    """The failure convention of the legacy functions, in one place.
-
-    With ``raise_on_error=False`` a failure in the block is logged at ERROR
-    level on ``log`` (default: the ``sqlmodel_crud_utils`` logger; the
-    legacy modules pass their own ``logger`` attribute) and swallowed, so the
-    code after the ``with`` returns the v0.1 failure value; a missing row is
-    an expected outcome and only logged at DEBUG. With ``raise_on_error=True``
-    library errors propagate, database errors become `TransactionError`
-    (original as ``__cause__``) and anything else (say, a hook's own
-    exception) propagates unchanged.
-
-    Programming errors always propagate: `QueryError` (bad filters or
-    fields) and `TypeError` (an ``async def`` hook met by a sync call).
-
-    Example:
-        >>> def find():
-        ...     with legacy_failures("get_row", raise_on_error=False):
-        ...         raise RecordNotFoundError("Hero", 7)
-        ...     return False, None
-        >>> find()
-        (False, None)
-    """
-    log = logger if log is None else log
-    try:
-        yield
-    except (QueryError, TypeError):
-        raise
-    except SQLAlchemyError as exc:
-        if raise_on_error:
-            raise TransactionError(f"{operation} failed: {exc}", original_error=exc) from exc
-        log.error("%s failed: %s", operation, _first_line(exc))
-    except RecordNotFoundError as exc:
-        if raise_on_error:
-            raise
-        log.debug("%s: %s", operation, exc)  # a missing row is an expected outcome
-    except SQLModelCRUDError as exc:
-        if raise_on_error:
-            raise
-        log.error("%s failed: %s", operation, _first_line(exc))
-    except Exception as exc:
-        if raise_on_error:
-            raise
-        log.error("%s failed: %s: %s", operation, type(exc).__name__, _first_line(exc))
+        return legacy_failures
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

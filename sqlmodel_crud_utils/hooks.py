@@ -38,6 +38,7 @@ import inspect
 from typing import Any, Literal, Protocol, get_args
 
 from ._compat import await_, in_greenlet
+from .exceptions import UsageError
 
 __all__ = [
     "HOOK_POINTS",
@@ -133,7 +134,7 @@ def call_hooks(model: type[Any], point: HookPoint, instance: Any, data: Any = No
     Returns ``data`` as rewritten by ``before_update`` hooks (for the other
     points, ``data`` unchanged). ``async def`` methods are awaited when this
     runs inside ``AsyncSession.run_sync`` (the async functions) and raise
-    `TypeError` otherwise.
+    `UsageError` (a `TypeError`) otherwise.
 
     Example:
         >>> call_hooks(int, "before_update", 1, {"a": 1})
@@ -147,7 +148,7 @@ def call_hooks(model: type[Any], point: HookPoint, instance: Any, data: Any = No
             continue
         is_async = inspect.iscoroutinefunction(method)
         if is_async and not in_greenlet():
-            raise TypeError(
+            raise UsageError(
                 f"{type(hook).__name__}.{point} is async; it can only run from the async "
                 f"functions (a_*), not from a sync call"
             )

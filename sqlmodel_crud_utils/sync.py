@@ -42,7 +42,8 @@ from sqlalchemy.orm import Session
 from sqlmodel.sql.expression import SelectOfScalar
 
 from . import _ops
-from .exceptions import BulkOperationError, RecordNotFoundError, legacy_failures
+from ._legacy import legacy_failures, legacy_write, note_failed_write
+from .exceptions import BulkOperationError, RecordNotFoundError
 from .lookups import mapper_of
 from .mixins import has_soft_scope
 from .query import Q, _soft_options
@@ -174,7 +175,7 @@ def get_one_or_create(
         team, existed = get_one_or_create(session, Team, name="Avengers")
     """
     include = select_in_key if selectin and select_in_key else None
-    with _ops.legacy_write("get_one_or_create", raise_on_error, session_inst, _log()):
+    with legacy_write("get_one_or_create", raise_on_error, session_inst, _log(), model):
         return _ops.get_one_or_create(
             session_inst,
             model,
@@ -197,7 +198,7 @@ def write_row(
 
     ``Q`` equivalent: none (a plain ``session.add`` + ``commit``).
     """
-    with _ops.legacy_write("write_row", raise_on_error, session_inst, _log()):
+    with legacy_write("write_row", raise_on_error, session_inst, _log(), type(data_row)):
         return True, _ops.write_row(session_inst, data_row)
     return False, None
 
@@ -221,13 +222,13 @@ def insert_data_rows(
         ok, heroes = insert_data_rows([Hero(name="A"), Hero(name="B")], session)
     """
     rows = list(data_rows)
-    with _ops.legacy_write("insert_data_rows", raise_on_error, session_inst, _log()):
+    with legacy_write("insert_data_rows", raise_on_error, session_inst, _log()):
         try:
             written = _ops.insert_data_rows(session_inst, rows, _log())
         except BulkOperationError as exc:
             if raise_on_error:
                 raise
-            _ops.note_failed_write(session_inst, exc)
+            note_failed_write(session_inst, exc)
             return _inserted_status(exc.succeeded), {
                 "success": exc.succeeded,
                 "failed": exc.failed_records or [],
@@ -265,7 +266,7 @@ def get_row(
 
     ``Q`` equivalent: ``Q(Hero).include("team").where(id=1).one_or_none(session)``.
     """
-    with legacy_failures("get_row", raise_on_error, _log()):
+    with legacy_failures("get_row", raise_on_error, _log(), model):
         query = Q(model).where(**{pk_field: id_str}).soft(_ops.soft_scope(include_deleted))
         query = _loading(query, selectin, select_in_keys, lazy, lazy_load_keys)
         with _ops.read_scope(session_inst):
@@ -337,7 +338,7 @@ def get_rows(
 
     ``Q`` equivalent: ``Q(Hero).where(age__gte=18).order_by("age").page(1, 10).all(session)``.
     """
-    with legacy_failures("get_rows", raise_on_error, _log()):
+    with legacy_failures("get_rows", raise_on_error, _log(), model):
         query = _rows_query(model, text_field, include_deleted, dict(kwargs))
         query = _loading(query, selectin, select_in_keys, lazy, lazy_load_keys)
         query = query._stably_ordered().page(page, size=page_size)
@@ -385,7 +386,7 @@ def _rows_within_id_list(
     """The rows of `get_rows_within_id_list`, or ``None`` when the query
     failed (reported as its failure value); shared with the async twin,
     whose v0.1 success flag means "the query ran"."""
-    with legacy_failures("get_rows_within_id_list", raise_on_error, _log()):
+    with legacy_failures("get_rows_within_id_list", raise_on_error, _log(), model):
         ids = list(dict.fromkeys(id_str_list))  # each key once, first-seen order
         scope = Q(model).soft(_ops.soft_scope(include_deleted))
         rows: list[Any] = []
@@ -423,7 +424,7 @@ def update_row(
     """
     mapper_of(model)
     found: list[Any] = []
-    with _ops.legacy_write("update_row", raise_on_error, session_inst, _log()):
+    with legacy_write("update_row", raise_on_error, session_inst, _log(), model):
         return True, _ops.update_row(session_inst, model, id_str, data, pk_field, found=found)
     return False, (found[0] if found else None)
 
@@ -446,7 +447,7 @@ def delete_row(
 
     ``Q`` equivalent (set-based, no hooks): ``Q(Hero).where(id=1).delete(session)``.
     """
-    with _ops.legacy_write("delete_row", raise_on_error, session_inst, _log()):
+    with legacy_write("delete_row", raise_on_error, session_inst, _log(), model):
         _ops.delete_row(session_inst, model, id_str, pk_field, hard)
         return True
     return False
@@ -466,7 +467,7 @@ def soft_delete_row(
 
         deleted = soft_delete_row(1, session, Document)
     """
-    with _ops.legacy_write("soft_delete_row", raise_on_error, session_inst, _log()):
+    with legacy_write("soft_delete_row", raise_on_error, session_inst, _log(), model):
         _ops.soft_delete_row(session_inst, model, id_str, pk_field)
         return True
     return False
@@ -487,7 +488,7 @@ def restore_row(
 
         restored = restore_row(1, session, Document)
     """
-    with _ops.legacy_write("restore_row", raise_on_error, session_inst, _log()):
+    with legacy_write("restore_row", raise_on_error, session_inst, _log(), model):
         _ops.restore_row(session_inst, model, id_str, pk_field)
         return True
     return False
@@ -510,7 +511,7 @@ def bulk_upsert_mappings(
 
         ok, heroes = bulk_upsert_mappings([{"id": 1, "name": "A"}], session, Hero)
     """
-    with _ops.legacy_write("bulk_upsert_mappings", raise_on_error, session_inst, _log()):
+    with legacy_write("bulk_upsert_mappings", raise_on_error, session_inst, _log(), model):
         try:
             return True, _ops.bulk_upsert_mappings(session_inst, model, payload, pk_fields)
         except SQLAlchemyError as exc:

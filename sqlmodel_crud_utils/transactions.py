@@ -56,7 +56,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from .exceptions import TransactionError, translate_errors
+from ._translate import translate_errors
+from .exceptions import TransactionError
 
 __all__ = [
     "a_transaction",
