@@ -276,3 +276,19 @@ def legacy_failures(operation: str, raise_on_error: bool) -> Iterator[None]:
         if raise_on_error:
             raise
         logger.warning("%s failed: %s: %s", operation, type(exc).__name__, _first_line(exc))
+
+
+class SessionTypeError(SQLModelCRUDError, TypeError):
+    """A terminal got the wrong kind of session: an ``a_*`` method a sync
+    `Session`, or a sync method an `AsyncSession`. The message names the
+    method to call instead. Also a `TypeError`.
+
+    Example:
+        >>> str(SessionTypeError("Q.all", "AsyncSession", "await q.a_all(session)"))
+        'Q.all() cannot run on AsyncSession; call await q.a_all(session)'
+    """
+
+    def __init__(self, method: str, got: str, instead: str) -> None:
+        self.method = method
+        self.instead = instead
+        super().__init__(f"{method}() cannot run on {got}; call {instead}")
