@@ -246,7 +246,7 @@ def compile_sql(q: Q[Any], dialect: str | None, literal: bool) -> str:
     statement = select_of(q)
     if dialect is None:
         return str(statement.compile(compile_kwargs=compile_kwargs))
-    if dialect not in DIALECTS:
+    if not isinstance(dialect, str) or dialect not in DIALECTS:
         raise QueryError(
             f"unknown dialect {dialect!r}; choose one of {', '.join(DIALECTS)}",
             model=q.model,

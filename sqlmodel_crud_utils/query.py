@@ -355,7 +355,7 @@ class Q(Generic[M]):
             ...
             sqlmodel_crud_utils.exceptions.QueryError: Moon: unknown relationship 'planet' ...
         """
-        if strategy not in LOADERS:
+        if not isinstance(strategy, str) or strategy not in LOADERS:
             raise QueryError(
                 f"unknown loading strategy {strategy!r}; choose one of {', '.join(LOADERS)}",
                 model=self.model,
@@ -400,7 +400,7 @@ class Q(Generic[M]):
             ...
             sqlmodel_crud_utils.exceptions.QueryError: Card: soft() takes 'exclude', ... got 'all'
         """
-        if mode not in _SOFT_MODES:
+        if not isinstance(mode, str) or mode not in _SOFT_MODES:
             raise QueryError(
                 f"soft() takes 'exclude', 'include' or 'only', got {mode!r}",
                 model=self.model,
