@@ -718,9 +718,20 @@ class Q(Generic[M]):
                 "update() needs at least one field=value", model=self.model, key="values"
             )
         return {
-            parse_field(self.model, key).key: parse_lookup(self.model, key).coerce(value)
+            parse_field(self.model, key).key: self._settable(key, value)
             for key, value in values.items()
         }
+
+    def _settable(self, key: str, value: Any) -> Any:
+        coerced = parse_lookup(self.model, key).coerce(value)
+        if coerced is None and not parse_field(self.model, key).property.columns[0].nullable:
+            raise QueryError(
+                f"cannot set {key!r} to None: the column is NOT NULL",
+                model=self.model,
+                key=key,
+                value=value,
+            )
+        return coerced
 
     def update(self, session: Session, **values: Any) -> int:
         """Set fields on every matching row in one ``UPDATE ... WHERE``;

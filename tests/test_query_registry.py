@@ -51,7 +51,7 @@ async def test_custom_operator_in_where_exclude_where_any_and_paths(db, custom_o
 
 
 def test_custom_operator_types_restrict_columns(custom_operator):
-    with pytest.raises(QueryError, match="'iexact_trim'.*needs a text field") as info:
+    with pytest.raises(QueryError, match=r"'iexact_trim'.*needs a text field") as info:
         Q(Hero).where(age__iexact_trim="40")
     assert info.value.model is Hero
     assert info.value.key == "age__iexact_trim"
