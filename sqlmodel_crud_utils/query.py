@@ -58,7 +58,7 @@ from ._compile import unscoped as _unscoped
 from ._memo import memoized
 from ._sessions import async_session, sync_session
 from .coercion import MAX_ROWS, positive_int
-from .exceptions import MultipleRecordsError, QueryError, RecordNotFoundError
+from .exceptions import MultipleRecordsError, QueryError, RecordNotFoundError, translate_errors
 from .keyset import keyset_page
 from .lookups import Lookup, mapper_of, parse_field, parse_lookup, parse_order_key
 from .lookups import parse_relationship_path as _parse_relationship_path
@@ -79,9 +79,11 @@ _SOFT_MODES: frozenset[str] = frozenset(get_args(SoftMode))
 _Criterion = ColumnElement[bool] | ScopedCriterion
 
 
-def _rowcount(result: Any) -> int:
-    """Rows an UPDATE/DELETE matched (``session.execute`` types its result
-    as a plain `Result`, which has no ``rowcount``)."""
+def _write(session: Session, stmt: Any, what: str) -> int:
+    """Run a set-based UPDATE/DELETE; the rows it matched. A database refusal
+    (a foreign key, a unique or check constraint) is a `TransactionError`."""
+    with translate_errors(f"{what} failed"):
+        result: Any = session.execute(stmt)  # typed as a plain `Result`, without rowcount
     return int(result.rowcount)
 
 
@@ -723,10 +725,19 @@ class Q(Generic[M]):
         }
 
     def _settable(self, key: str, value: Any) -> Any:
+        """``value`` coerced for column ``key``, refused when the column
+        cannot store it: ``None`` for NOT NULL, text longer than its length."""
         coerced = parse_lookup(self.model, key).coerce(value)
-        if coerced is None and not parse_field(self.model, key).property.columns[0].nullable:
+        column = parse_field(self.model, key).property.columns[0]
+        problem = None
+        if coerced is None and not column.nullable:
+            problem = "the column is NOT NULL"
+        length = getattr(column.type, "length", None)
+        if isinstance(coerced, str) and isinstance(length, int) and len(coerced) > length:
+            problem = f"the column holds at most {length} characters"
+        if problem is not None:
             raise QueryError(
-                f"cannot set {key!r} to None: the column is NOT NULL",
+                f"cannot set {key!r} to {value!r}: {problem}",
                 model=self.model,
                 key=key,
                 value=value,
@@ -751,7 +762,7 @@ class Q(Generic[M]):
             .values(stamped)
             .options(*self._soft_options())
         )
-        return _rowcount(session.execute(stmt))
+        return _write(session, stmt, f"{self.model.__name__}: update")
 
     def delete(self, session: Session, hard: bool = False) -> int:
         """Delete every matching row in one statement; returns the count.
@@ -770,7 +781,7 @@ class Q(Generic[M]):
                 session, is_deleted=True, deleted_at=utc_now(), deleted_by=current_user()
             )
         stmt = delete(self.model).where(*self._write_criteria()).options(*self._soft_options())
-        return _rowcount(session.execute(stmt))
+        return _write(session, stmt, f"{self.model.__name__}: delete")
 
     # ----------------------------------------------------------- async terminals
 

@@ -19,6 +19,7 @@ from sqlmodel_crud_utils import (
     QueryError,
     SessionTypeError,
     SQLModelCRUDError,
+    TransactionError,
     create_async_pooled_engine,
 )
 from sqlmodel_crud_utils.stream import MAX_BATCH_SIZE
@@ -121,6 +122,7 @@ HOSTILE = [
     ),
     ("stream batch", lambda: Q(Hero), "stream", {"batch_size": 2**31}, Hero, "batch_size", 2**31),
     ("update NOT NULL", lambda: Q(Hero), "update", {"name": None}, Hero, "name", None),
+    ("update too long", lambda: Q(Hero), "update", {"name": "x" * 101}, Hero, "name", "x" * 101),
 ]
 
 
@@ -172,6 +174,17 @@ async def test_numeric_range_edges_are_accepted(db):
     rows = await db.run(Q(QItem).where(price__gte=decimal.Decimal("99999999.99")), "all")
     assert [i.name for i in rows] == ["max"]
     assert await db.run(Q(QItem).where(price__gt=decimal.Decimal("-99999999.99")), "count") == 1
+
+
+async def test_a_write_the_database_refuses_is_a_transaction_error(db):
+    db.seed(Hero(name="h"))
+    if db.name == "sqlite":
+        with db.backend.engine.connect() as conn:
+            if not conn.exec_driver_sql("PRAGMA foreign_keys").scalar():
+                pytest.skip("this SQLite engine does not enforce foreign keys")
+    with pytest.raises(TransactionError, match="Hero: update failed") as info:
+        await db.run(Q(Hero), "update", team_id=999_999)
+    assert info.value.__cause__ is not None
 
 
 def seed_owners(db):
