@@ -36,7 +36,7 @@ from sqlmodel.sql.expression import SelectOfScalar
 
 from ._compat import LOADER_CRITERIA_IN_EXISTS, construct
 from ._memo import memoized
-from .exceptions import QueryError
+from .coercion import choice
 from .lookups import RelatedCriteria, mapper_of, relationship_targets
 from .mixins import is_soft_delete_model, live_only, soft_scope, soft_scope_of
 
@@ -246,11 +246,5 @@ def compile_sql(q: Q[Any], dialect: str | None, literal: bool) -> str:
     statement = select_of(q)
     if dialect is None:
         return str(statement.compile(compile_kwargs=compile_kwargs))
-    if not isinstance(dialect, str) or dialect not in DIALECTS:
-        raise QueryError(
-            f"unknown dialect {dialect!r}; choose one of {', '.join(DIALECTS)}",
-            model=q.model,
-            key="dialect",
-            value=dialect,
-        )
-    return str(statement.compile(dialect=DIALECTS[dialect], compile_kwargs=compile_kwargs))
+    name = choice(dialect, DIALECTS, "dialect", model=q.model, key="dialect")
+    return str(statement.compile(dialect=DIALECTS[name], compile_kwargs=compile_kwargs))

@@ -5,9 +5,9 @@ a model's soft-delete loader options, depend only on the model's mapping, so
 each is computed once per model and key and reused by every query. Three
 rules keep that safe in a long-running process:
 
-* **Weak by model.** A model's memos live on the model class itself (one
-  private attribute), so they go away with the class; nothing here keeps a
-  class alive.
+* **Weak by model.** A model's memos live on the model class itself
+  (private class attributes), so they go away with the class; nothing here
+  keeps a class alive.
 * **Never stale.** Every memo is cleared when SQLAlchemy constructs or
   configures mappers (a new model, or a ``backref`` adding a relationship to
   an existing one), so the next query sees the new mapping.
@@ -40,17 +40,26 @@ from typing import Any, TypeVar
 from sqlalchemy import event
 from sqlalchemy.orm import Mapper
 
-__all__ = ["MEMO_SIZE", "clear_memos", "memoized"]
+__all__ = ["MEMO_SIZE", "clear_memos", "memo_sizes", "memoized"]
 
 #: Most keys each memo keeps per model.
 MEMO_SIZE = 512
 
 _R = TypeVar("_R")
 
-#: The class attribute holding a model's memos: memo name -> key -> result.
-_ATTRIBUTE = "_sqlmodel_crud_utils_memos"
 _holders: weakref.WeakSet[type[Any]] = weakref.WeakSet()
 _lock = threading.Lock()
+
+
+class _Memo(dict[Any, Any]):
+    """One memo of one model, stored as a class attribute of the model.
+    ``owner`` tells the model's own memo from one a subclass inherits."""
+
+    __slots__ = ("owner",)
+
+    def __init__(self, owner: type[Any]) -> None:
+        super().__init__()
+        self.owner = owner
 
 
 def memoized(function: Callable[[type[Any], Any], _R]) -> Callable[[type[Any], Any], _R]:
@@ -64,22 +73,25 @@ def memoized(function: Callable[[type[Any], Any], _R]) -> Callable[[type[Any], A
         >>> length(Box, "abc")
         3
     """
-    name = f"{function.__module__}.{function.__qualname__}"
+    qualified = f"{function.__module__}.{function.__qualname__}"
+    attribute = "_sqlmodel_crud_utils_memo_" + qualified.replace(".", "_").replace("<", "_")
 
     @functools.wraps(function)
     def lookup(model: type[Any], key: Any) -> _R:
         try:
-            return model.__dict__[_ATTRIBUTE][name][key]  # type: ignore[no-any-return]
-        except (KeyError, TypeError, AttributeError):
+            memo = getattr(model, attribute)  # a class attribute: served by the type cache
+            if memo.owner is model:
+                return memo[key]  # type: ignore[no-any-return]
+        except (AttributeError, KeyError, TypeError):
             pass
         result = function(model, key)  # validates model and key, raising before any store
-        _store(model, name, key, result)
+        _store(model, attribute, key, result)
         return result
 
     return lookup
 
 
-def _store(model: type[Any], name: str, key: Any, result: Any) -> None:
+def _store(model: type[Any], attribute: str, key: Any, result: Any) -> None:
     if not isinstance(model, type):
         return
     try:
@@ -87,16 +99,15 @@ def _store(model: type[Any], name: str, key: Any, result: Any) -> None:
     except TypeError:
         return
     with _lock:
-        memos = model.__dict__.get(_ATTRIBUTE)
-        if memos is None:
+        memo = model.__dict__.get(attribute)
+        if memo is None:
+            memo = _Memo(model)
             try:
                 # type.__setattr__: past the metaclasses of SQLModel and SQLAlchemy
-                type.__setattr__(model, _ATTRIBUTE, {})
+                type.__setattr__(model, attribute, memo)
             except TypeError:  # a built-in type: nothing to memoize on
                 return
-            memos = model.__dict__[_ATTRIBUTE]
             _holders.add(model)
-        memo = memos.setdefault(name, {})
         if len(memo) >= MEMO_SIZE:
             del memo[next(iter(memo))]  # the oldest key
         memo[key] = result
@@ -110,9 +121,19 @@ def clear_memos(*_: Any) -> None:
     """
     with _lock:
         for model in list(_holders):
-            memos = model.__dict__.get(_ATTRIBUTE)
-            if memos is not None:
-                memos.clear()
+            for value in list(vars(model).values()):
+                if isinstance(value, _Memo):
+                    value.clear()
+
+
+def memo_sizes(model: type[Any]) -> dict[str, int]:
+    """How many keys each memo of ``model`` holds (for tests and debugging).
+
+    Example:
+        >>> memo_sizes(int)
+        {}
+    """
+    return {name: len(value) for name, value in vars(model).items() if isinstance(value, _Memo)}
 
 
 event.listen(Mapper, "instrument_class", clear_memos)

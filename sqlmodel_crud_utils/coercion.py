@@ -18,6 +18,7 @@ import decimal
 import enum
 import math
 import uuid
+from collections.abc import Collection
 from typing import Any, cast
 
 from sqlalchemy.orm import InstrumentedAttribute
@@ -40,6 +41,7 @@ from .exceptions import QueryError
 __all__ = [
     "MAX_ROWS",
     "aware_utc",
+    "choice",
     "check_storable",
     "coerce_value",
     "column_python_type",
@@ -402,3 +404,21 @@ def positive_int(
             value=value,
         )
     return number
+
+
+def choice(value: Any, choices: Collection[str], what: str, *, model: Any, key: str) -> str:
+    """``value`` when it is one of ``choices`` (strings), else `QueryError`
+    naming them (checked before hashing, so a list is refused, not a ``TypeError``).
+
+    Example:
+        >>> choice("joined", ("selectin", "joined"), "loading strategy", model=None, key="strategy")
+        'joined'
+    """
+    if isinstance(value, str) and value in choices:
+        return value
+    raise QueryError(
+        f"unknown {what} {value!r}; choose one of {', '.join(choices)}",
+        model=model,
+        key=key,
+        value=value,
+    )

@@ -20,7 +20,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import ColumnElement
 
@@ -250,6 +250,26 @@ def _between(lookup: Lookup, value: Any) -> ColumnElement[bool]:
 
 _TEXT = (str,)
 
+
+def _pattern_builder(method: str) -> LookupBuilder:
+    """``like`` / ``ilike``: the value is the pattern, as given."""
+
+    def build(lookup: Lookup, value: Any) -> ColumnElement[bool]:
+        return cast("ColumnElement[bool]", getattr(lookup.column, method)(_pattern(lookup, value)))
+
+    return build
+
+
+def _substring_builder(method: str) -> LookupBuilder:
+    """``contains`` and the like: ``%`` and ``_`` in the value are literal."""
+
+    def build(lookup: Lookup, value: Any) -> ColumnElement[bool]:
+        clause = getattr(lookup.column, method)(_text(lookup, value), autoescape=True)
+        return cast("ColumnElement[bool]", clause)
+
+    return build
+
+
 _BUILT_IN: dict[str, Operator] = {
     operator.name: operator
     for operator in (
@@ -263,39 +283,17 @@ _BUILT_IN: dict[str, Operator] = {
         Operator("not_in", lambda lookup, value: lookup.column.not_in(_values(lookup, value))),
         Operator("isnull", _isnull),
         Operator("between", _between),
-        Operator("like", lambda lookup, value: lookup.column.like(_pattern(lookup, value)), _TEXT),
-        Operator(
-            "ilike", lambda lookup, value: lookup.column.ilike(_pattern(lookup, value)), _TEXT
-        ),
-        Operator(
-            "contains",
-            lambda lookup, value: lookup.column.contains(_text(lookup, value), autoescape=True),
-            _TEXT,
-        ),
-        Operator(
-            "icontains",
-            lambda lookup, value: lookup.column.icontains(_text(lookup, value), autoescape=True),
-            _TEXT,
-        ),
-        Operator(
-            "startswith",
-            lambda lookup, value: lookup.column.startswith(_text(lookup, value), autoescape=True),
-            _TEXT,
-        ),
-        Operator(
-            "istartswith",
-            lambda lookup, value: lookup.column.istartswith(_text(lookup, value), autoescape=True),
-            _TEXT,
-        ),
-        Operator(
-            "endswith",
-            lambda lookup, value: lookup.column.endswith(_text(lookup, value), autoescape=True),
-            _TEXT,
-        ),
-        Operator(
-            "iendswith",
-            lambda lookup, value: lookup.column.iendswith(_text(lookup, value), autoescape=True),
-            _TEXT,
+        *(Operator(name, _pattern_builder(name), _TEXT) for name in ("like", "ilike")),
+        *(
+            Operator(name, _substring_builder(name), _TEXT)
+            for name in (
+                "contains",
+                "icontains",
+                "startswith",
+                "istartswith",
+                "endswith",
+                "iendswith",
+            )
         ),
         Operator(
             "match", lambda lookup, value: FullTextMatch(lookup.column, _text(lookup, value)), _TEXT

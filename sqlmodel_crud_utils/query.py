@@ -57,7 +57,7 @@ from ._compile import soft_options as _soft_options
 from ._compile import unscoped as _unscoped
 from ._memo import memoized
 from ._sessions import async_session, sync_session
-from .coercion import MAX_ROWS, positive_int
+from .coercion import MAX_ROWS, choice, positive_int
 from .exceptions import MultipleRecordsError, QueryError, RecordNotFoundError, translate_errors
 from .keyset import keyset_page
 from .lookups import Lookup, mapper_of, parse_field, parse_lookup, parse_order_key
@@ -357,13 +357,7 @@ class Q(Generic[M]):
             ...
             sqlmodel_crud_utils.exceptions.QueryError: Moon: unknown relationship 'planet' ...
         """
-        if not isinstance(strategy, str) or strategy not in LOADERS:
-            raise QueryError(
-                f"unknown loading strategy {strategy!r}; choose one of {', '.join(LOADERS)}",
-                model=self.model,
-                key="strategy",
-                value=strategy,
-            )
+        choice(strategy, LOADERS, "loading strategy", model=self.model, key="strategy")
         added = tuple(
             Include(_parse_relationship_path(self.model, path), strategy) for path in paths
         )

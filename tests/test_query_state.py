@@ -19,7 +19,7 @@ from sqlmodel_crud_utils import (
     get_hooks,
     register_hook,
 )
-from sqlmodel_crud_utils._memo import _ATTRIBUTE, MEMO_SIZE
+from sqlmodel_crud_utils._memo import MEMO_SIZE, memo_sizes
 from sqlmodel_crud_utils.lookups import MAX_PATH_DEPTH, parse_lookup
 from tests.models import Hero
 
@@ -30,10 +30,6 @@ pytestmark = pytest.mark.filterwarnings("error")
 def cyclic_path(hops: int) -> str:
     names = itertools.islice(itertools.cycle(["team", "members"]), hops)
     return "__".join(names)
-
-
-def memo_sizes(model: type) -> dict[str, int]:
-    return {name: len(memo) for name, memo in model.__dict__.get(_ATTRIBUTE, {}).items()}
 
 
 def cyclic_keys(model: type, limit: int) -> list[str]:
