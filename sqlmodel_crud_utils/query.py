@@ -31,7 +31,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Generic, Literal, TypeVar, cast, get_args
 
-from sqlalchemy import ColumnElement, and_, delete, not_, or_, select, update
+from sqlalchemy import ColumnElement, and_, not_, or_, select
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute, Session
@@ -47,8 +47,6 @@ from ._compile import (
     ScopedCriterion,
     compile_sql,
     counted,
-    root_soft_criteria,
-    scoped_criteria,
     select_of,
 )
 from ._compile import live_related_for as _live_related_for
@@ -58,13 +56,13 @@ from ._compile import unscoped as _unscoped
 from ._memo import memoized
 from ._sessions import async_session, sync_session
 from .coercion import MAX_ROWS, choice, positive_int
-from .exceptions import MultipleRecordsError, QueryError, RecordNotFoundError, translate_errors
+from .exceptions import MultipleRecordsError, QueryError, RecordNotFoundError
 from .keyset import keyset_page
 from .lookups import Lookup, mapper_of, parse_field, parse_lookup, parse_order_key
 from .lookups import parse_relationship_path as _parse_relationship_path
-from .mixins import audit_update_values, current_user, is_soft_delete_model, utc_now
 from .pagination import CursorPage, Page
 from .stream import a_stream_rows, stream_rows
+from .writes import delete_rows, update_rows
 
 # ``_soft_options`` stays importable from here for sync.py (0.2.0 layout).
 __all__ = ["Q", "SoftMode", "Strategy", "_soft_options"]
@@ -77,14 +75,6 @@ Strategy = Literal["selectin", "joined", "subquery", "lazy", "raise"]
 _SOFT_MODES: frozenset[str] = frozenset(get_args(SoftMode))
 
 _Criterion = ColumnElement[bool] | ScopedCriterion
-
-
-def _write(session: Session, stmt: Any, what: str) -> int:
-    """Run a set-based UPDATE/DELETE; the rows it matched. A database refusal
-    (a foreign key, a unique or check constraint) is a `TransactionError`."""
-    with translate_errors(f"{what} failed"):
-        result: Any = session.execute(stmt)  # typed as a plain `Result`, without rowcount
-    return int(result.rowcount)
 
 
 def _single(clauses: list[ColumnElement[bool]]) -> ColumnElement[bool]:
@@ -697,47 +687,6 @@ class Q(Generic[M]):
 
     # writes --------------------------------------------------------------------------
 
-    def _write_criteria(self) -> tuple[ColumnElement[bool], ...]:
-        if self._limit is not None or self._offset:
-            raise QueryError(
-                "update()/delete() act on every matching row; remove limit/offset/page",
-                model=self.model,
-                key="limit",
-            )
-        # "exclude" reaches the root rows through the loader criteria of
-        # `_soft_options`; writing it here too would repeat the predicate
-        return scoped_criteria(self) + (root_soft_criteria(self) if self._soft == "only" else ())
-
-    def _values(self, values: dict[str, Any]) -> dict[str, Any]:
-        if not values:
-            raise QueryError(
-                "update() needs at least one field=value", model=self.model, key="values"
-            )
-        return {
-            parse_field(self.model, key).key: self._settable(key, value)
-            for key, value in values.items()
-        }
-
-    def _settable(self, key: str, value: Any) -> Any:
-        """``value`` coerced for column ``key``, refused when the column
-        cannot store it: ``None`` for NOT NULL, text longer than its length."""
-        coerced = parse_lookup(self.model, key).coerce(value)
-        column = parse_field(self.model, key).property.columns[0]
-        problem = None
-        if coerced is None and not column.nullable:
-            problem = "the column is NOT NULL"
-        length = getattr(column.type, "length", None)
-        if isinstance(coerced, str) and isinstance(length, int) and len(coerced) > length:
-            problem = f"the column holds at most {length} characters"
-        if problem is not None:
-            raise QueryError(
-                f"cannot set {key!r} to {value!r}: {problem}",
-                model=self.model,
-                key=key,
-                value=value,
-            )
-        return coerced
-
     def update(self, session: Session, **values: Any) -> int:
         """Set fields on every matching row in one ``UPDATE ... WHERE``;
         returns the number of rows matched. The soft-delete scope applies
@@ -749,14 +698,7 @@ class Q(Generic[M]):
         Example: ``n = Q(Hero).where(team_id=1).update(session, age=40)``
         """
         sync_session(session, "update")
-        stamped = audit_update_values(self.model, self._values(values))
-        stmt = (
-            update(self.model)
-            .where(*self._write_criteria())
-            .values(stamped)
-            .options(*self._soft_options())
-        )
-        return _write(session, stmt, f"{self.model.__name__}: update")
+        return update_rows(self, session, values)
 
     def delete(self, session: Session, hard: bool = False) -> int:
         """Delete every matching row in one statement; returns the count.
@@ -770,12 +712,7 @@ class Q(Generic[M]):
         Example: ``n = Q(Hero).where(age__lt=18).delete(session, hard=True)``
         """
         sync_session(session, "delete")
-        if is_soft_delete_model(self.model) and not hard:
-            return self.update(
-                session, is_deleted=True, deleted_at=utc_now(), deleted_by=current_user()
-            )
-        stmt = delete(self.model).where(*self._write_criteria()).options(*self._soft_options())
-        return _write(session, stmt, f"{self.model.__name__}: delete")
+        return delete_rows(self, session, hard)
 
     # ----------------------------------------------------------- async terminals
 
