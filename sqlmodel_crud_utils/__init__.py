@@ -27,12 +27,14 @@ from .exceptions import (
     MultipleRecordsError,
     QueryError,
     RecordNotFoundError,
+    SessionTypeError,
     SQLModelCRUDError,
     TransactionError,
     ValidationError,
 )
 from .hooks import Hook, clear_hooks, get_hooks, register_hook, unregister_hook
 from .mixins import AuditMixin, SoftDeleteMixin, UTCDateTime, acting_as, live_only, with_deleted
+from .operators import register_lookup
 from .pagination import CursorPage, Page
 from .query import Q
 from .sync import (
@@ -64,6 +66,7 @@ __all__ = [
     "QueryError",
     "RecordNotFoundError",
     "SQLModelCRUDError",
+    "SessionTypeError",
     "SoftDeleteMixin",
     "TransactionError",
     "UTCDateTime",
@@ -98,6 +101,7 @@ __all__ = [
     "insert_data_rows",
     "live_only",
     "register_hook",
+    "register_lookup",
     "restore_row",
     "soft_delete_row",
     "transaction",

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from ._translate import DATABASE_ERRORS, first_line, translated
 from .exceptions import (
     QueryError,
+    QueryExecutionError,
     RecordNotFoundError,
     SQLModelCRUDError,
     TransactionError,
@@ -62,13 +63,15 @@ def legacy_failures(
         yield
     except (QueryError, UsageError):
         raise
-    except DATABASE_ERRORS as exc:
+    except (*DATABASE_ERRORS, QueryExecutionError) as exc:
+        # a `Q` statement the database refused is reported as the database error itself
+        cause = exc.original_error or exc if isinstance(exc, QueryExecutionError) else exc
         if raise_on_error:
-            error = translated(exc, model) or TransactionError(
-                f"{operation} failed: {first_line(exc)}", original_error=exc
+            error = translated(cause, model) or TransactionError(
+                f"{operation} failed: {first_line(cause)}", original_error=cause
             )
-            raise error from exc
-        log.error("%s failed: %s", operation, first_line(exc))
+            raise error from cause
+        log.error("%s failed: %s", operation, first_line(cause))
     except RecordNotFoundError as exc:
         if raise_on_error:
             raise

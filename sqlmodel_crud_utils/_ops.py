@@ -21,7 +21,7 @@ from typing import Any, cast
 
 from sqlalchemy import Integer, Table, insert, inspect, tuple_
 from sqlalchemy.dialects import mysql, postgresql, sqlite
-from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Mapper, Session, make_transient, make_transient_to_detached
 from sqlalchemy.orm.attributes import instance_state, set_committed_value
 
@@ -46,7 +46,7 @@ from .mixins import (
     utc_now,
 )
 from .query import Q, SoftMode
-from .transactions import in_transaction, nested, note_uncontained_failure, unit_of_work
+from .transactions import nested, unit_of_work
 from .utils import logger
 
 __all__ = [
@@ -55,7 +55,6 @@ __all__ = [
     "find_row",
     "get_one_or_create",
     "insert_data_rows",
-    "read_scope",
     "restore_row",
     "soft_delete_row",
     "update_row",
@@ -70,33 +69,6 @@ _STAMPED = (AuditMixin, SoftDeleteMixin)
 
 
 # ---------------------------------------------------------------- scopes
-
-
-class read_scope:  # lower case: used like the @contextmanager scopes around it
-    """Roll the session back after a database error in a read, so the next
-    call on it works (PostgreSQL refuses every statement in an aborted
-    transaction). Inside a `transaction` block the error is noted instead:
-    the block then rolls back on exit rather than committing a transaction
-    the database may already have aborted.
-
-    A class rather than a ``@contextmanager`` generator: it wraps every
-    legacy read, and this costs a fraction of a generator's set-up."""
-
-    __slots__ = ("session",)
-
-    def __init__(self, session: Session) -> None:
-        self.session = session
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, kind: type[BaseException] | None, error: Any, traceback: Any) -> None:
-        if kind is None or not issubclass(kind, SQLAlchemyError):
-            return
-        if not in_transaction(self.session):
-            self.session.rollback()
-        elif isinstance(error, DBAPIError):
-            note_uncontained_failure(self.session, error)
 
 
 @contextmanager
@@ -199,8 +171,7 @@ def update_row(
     """
     for key in data:
         parse_field(model, key)
-    with read_scope(session):
-        row = find_row(session, model, id_value, pk_field)
+    row = find_row(session, model, id_value, pk_field)
     if found is not None:
         found.append(row)
     return _apply_update(session, row, dict(data))
@@ -259,8 +230,7 @@ def delete_row(
     """
     if is_soft_delete_model(model) and not hard:
         return soft_delete_row(session, model, id_value, pk_field)
-    with read_scope(session):
-        row = find_row(session, model, id_value, pk_field, include_deleted=True)
+    row = find_row(session, model, id_value, pk_field, include_deleted=True)
     call_hooks(type(row), "before_delete", row)
     with _write_scope(session):
         session.delete(row)
@@ -272,8 +242,7 @@ def delete_row(
 def soft_delete_row(session: Session, model: type[Any], id_value: Any, pk_field: str = "id") -> Any:
     """Flag a live row as deleted (fires ``before_delete`` / ``after_delete``)."""
     _check_soft_model(model, "soft_delete_row")
-    with read_scope(session):
-        row = find_row(session, model, id_value, pk_field)
+    row = find_row(session, model, id_value, pk_field)
     call_hooks(type(row), "before_delete", row)
     with _write_scope(session):
         row.soft_delete()
@@ -287,8 +256,7 @@ def restore_row(session: Session, model: type[Any], id_value: Any, pk_field: str
     """Un-delete a soft-deleted row: an update of the deletion fields, so it
     fires ``before_update`` (which may rewrite the data) and ``after_update``."""
     _check_soft_model(model, "restore_row")
-    with read_scope(session):
-        row = find_row(session, model, id_value, pk_field, only_deleted=True)
+    row = find_row(session, model, id_value, pk_field, only_deleted=True)
     return _apply_update(
         session, row, {"is_deleted": False, "deleted_at": None, "deleted_by": None}
     )
@@ -317,8 +285,7 @@ def get_one_or_create(
     query = Q(model).where(**values).soft(soft_scope(include_deleted))
     if include:
         query = query.include(include)
-    with read_scope(session):
-        found = query.first(session)
+    found = query.first(session)
     if found is not None:
         return found, True
     created = model()

@@ -1,10 +1,12 @@
 """What a database error means for the caller, in one place.
 
 `translated` is the one mapping from a database error to the library's
-exceptions; `database_errors` applies it to a block (`Q` terminals),
-and `sqlmodel_crud_utils._legacy.legacy_failures` to the legacy functions
-(a `transaction` block reports every failure as `TransactionError`,
-`translate_errors`). Errors the caller's data caused become our exceptions:
+exceptions; `database_errors` applies it to every statement `Q` runs (its
+terminals, and so the legacy functions built on them) and leaves the
+session usable; `sqlmodel_crud_utils._legacy.legacy_failures` applies it to
+the legacy functions' writes. (A `transaction` block reports every failure
+as `TransactionError`.) Errors the caller's data caused become our
+exceptions:
 
 * a value the database refuses (out of range, too long, NUL, wrong type,
   an integer the driver cannot send) → `ValidationError` naming the model,
@@ -22,22 +24,31 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import exc as sa_exc
+from sqlalchemy.orm import Session
 
 from .exceptions import (
     ConstraintError,
     DatabaseConnectionError,
     QueryExecutionError,
     SQLModelCRUDError,
-    TransactionError,
     ValidationError,
     _model_name,
 )
+from .transactions import in_transaction, note_uncontained_failure
 
-__all__ = ["DATABASE_ERRORS", "database_errors", "first_line", "translate_errors", "translated"]
+__all__ = [
+    "DATABASE_ERRORS",
+    "database_errors",
+    "first_line",
+    "is_database_error",
+    "translated",
+    "translated_rows",
+]
+
+_T = TypeVar("_T")
 
 _MYSQL_COLUMN = re.compile(r"column (?:'([^']+)'|(?:`[^`]*`\.)*`([^`]+)`)", re.IGNORECASE)
 _MYSQL_KEY = re.compile(r"for key '(?:[^'.]*\.)?([^']+)'")
@@ -49,11 +60,14 @@ _PYTHON_VALUE_ERRORS = (OverflowError, UnicodeEncodeError)
 DATABASE_ERRORS = (sa_exc.SQLAlchemyError, *_PYTHON_VALUE_ERRORS)
 
 
-@contextmanager
-def database_errors(model: Any = None, values: Mapping[str, Any] | None = None) -> Iterator[None]:
+class database_errors:  # lower case: used like a @contextmanager, but cheaper per call
     """Raise the library's error for a database error the block raises:
-    `translated`, or `QueryExecutionError` (original as ``__cause__``).
+    `translated`, else `QueryExecutionError` (the original as ``__cause__``).
 
+    With a ``session``, the session is first made usable again: rolled back
+    (PostgreSQL refuses every statement in an aborted transaction), or,
+    inside a `transaction` block, the block is doomed instead (it rolls back
+    on exit rather than committing what the database may have aborted).
     ``values`` (the row's or the update's values) let the message name the
     offending value when the database does not.
 
@@ -63,42 +77,56 @@ def database_errors(model: Any = None, values: Mapping[str, Any] | None = None) 
         >>> with engine.connect() as conn:
         ...     _ = conn.execute(text("CREATE TABLE pet (name VARCHAR NOT NULL)"))
         ...     try:
-        ...         with database_errors("Pet", {"name": None}):
+        ...         with database_errors(model="Pet", values={"name": None}):
         ...             _ = conn.execute(text("INSERT INTO pet VALUES (NULL)"))
         ...     except ConstraintError as exc:
         ...         print(exc.constraint, exc.field)
         NOT NULL name
     """
-    try:
-        yield
-    except DATABASE_ERRORS as exc:
-        raise translated(exc, model, values) or QueryExecutionError(
-            original_error=exc if isinstance(exc, Exception) else None
-        ) from exc
+
+    __slots__ = ("model", "session", "values")
+
+    def __init__(
+        self,
+        session: Session | None = None,
+        model: Any = None,
+        values: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.session = session
+        self.model = model
+        self.values = values
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None, error: Any, traceback: Any) -> None:
+        if kind is None or not is_database_error(error):
+            return
+        if self.session is not None:
+            if not in_transaction(self.session):
+                self.session.rollback()
+            elif isinstance(error, sa_exc.DBAPIError):
+                note_uncontained_failure(self.session, error)
+        raise translated(error, self.model, self.values) or QueryExecutionError(
+            f"{_model_name(self.model) + ': ' if self.model is not None else ''}"
+            f"the database refused the statement: {first_line(error)}",
+            original_error=error,
+        ) from error
 
 
-@contextmanager
-def translate_errors(message: str) -> Iterator[None]:
-    """Re-raise SQLAlchemy errors raised in the block as `TransactionError`
-    (a transaction block's failure is a `TransactionError` whatever the
-    database said; `translated` tells what it said, from ``__cause__``).
-
-    Errors that are not database errors (including the library's own) pass
-    through unchanged.
+def is_database_error(error: BaseException) -> bool:
+    """Whether the database (or the driver, refusing a value) raised
+    ``error``, rather than SQLAlchemy refusing how it was used (a mapper
+    misconfiguration, a lazy load outside the greenlet, ...), which
+    `database_errors` lets through unchanged.
 
     Example:
-        >>> from sqlalchemy.exc import OperationalError
-        >>> try:
-        ...     with translate_errors("commit failed"):
-        ...         raise OperationalError("COMMIT", {}, Exception("gone"))
-        ... except TransactionError as exc:
-        ...     type(exc.__cause__).__name__
-        'OperationalError'
+        >>> is_database_error(OverflowError()), is_database_error(sa_exc.InvalidRequestError())
+        (True, False)
     """
-    try:
-        yield
-    except sa_exc.SQLAlchemyError as exc:
-        raise TransactionError(f"{message}: {exc}", original_error=exc) from exc
+    if isinstance(error, (sa_exc.DBAPIError, sa_exc.TimeoutError, *_PYTHON_VALUE_ERRORS)):
+        return True
+    return isinstance(error, sa_exc.StatementError) and isinstance(error.orig, _PYTHON_VALUE_ERRORS)
 
 
 def translated(
@@ -223,3 +251,14 @@ def first_line(error: BaseException | None, limit: int = 300) -> str:
     else:
         text = str(error).partition("\n")[0]
     return text if len(text) <= limit else text[:limit] + "..."
+
+
+def translated_rows(rows: Iterator[_T], session: Session, model: Any) -> Iterator[_T]:
+    """``rows`` (a stream), with `database_errors` around each fetch.
+
+    Example:
+        >>> list(translated_rows(iter([1, 2]), None, "Hero"))
+        [1, 2]
+    """
+    with database_errors(session, model):
+        yield from rows

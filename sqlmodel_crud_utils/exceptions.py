@@ -9,6 +9,7 @@ Every error this library raises on purpose derives from `SQLModelCRUDError`::
     │   ├── QueryError           bad field, operator, value, page or cursor
     │   └── ConstraintError      a write broke a constraint (also a TransactionError)
     ├── UsageError               the library was called the wrong way (also a TypeError)
+    │   └── SessionTypeError     a sync Session for an a_* method, or the reverse
     ├── BulkOperationError       some rows of a bulk write failed
     ├── TransactionError         a transaction block or the database failed
     ├── DatabaseConnectionError  the connection to the database was lost
@@ -43,6 +44,7 @@ __all__ = [
     "QueryExecutionError",
     "RecordNotFoundError",
     "SQLModelCRUDError",
+    "SessionTypeError",
     "TransactionError",
     "UsageError",
     "ValidationError",
@@ -220,6 +222,22 @@ class UsageError(SQLModelCRUDError, TypeError):
         >>> issubclass(UsageError, TypeError)
         True
     """
+
+
+class SessionTypeError(UsageError):
+    """A terminal got the wrong kind of session: an ``a_*`` method a sync
+    `Session`, or a sync method an `AsyncSession`. The message names the
+    method to call instead. A `UsageError`, so also a `TypeError`.
+
+    Example:
+        >>> str(SessionTypeError("Q.all", "AsyncSession", "await q.a_all(session)"))
+        'Q.all() cannot run on AsyncSession; call await q.a_all(session)'
+    """
+
+    def __init__(self, method: str, got: str, instead: str) -> None:
+        self.method = method
+        self.instead = instead
+        super().__init__(f"{method}() cannot run on {got}; call {instead}")
 
 
 class BulkOperationError(SQLModelCRUDError):
@@ -511,9 +529,9 @@ def validation_error(
 
 def __getattr__(name: str) -> Any:
     """0.2.0 exported its error-handling helpers from this module; they live
-    in `sqlmodel_crud_utils._translate` and `sqlmodel_crud_utils._legacy` now."""
+    in `sqlmodel_crud_utils.transactions` and `sqlmodel_crud_utils._legacy` now."""
     if name == "translate_errors":
-        from ._translate import translate_errors
+        from .transactions import translate_errors
 
         return translate_errors
     if name == "legacy_failures":

@@ -35,6 +35,7 @@ Hooks registered on a base class or mixin apply to its subclasses.
 from __future__ import annotations
 
 import inspect
+import threading
 from typing import Any, Literal, Protocol, get_args
 
 from ._compat import await_, in_greenlet
@@ -78,17 +79,24 @@ class Hook(Protocol):
     """
 
 
-_registry: dict[type[Any], list[Any]] = {}
+# Copy-on-write: writers build a new mapping under the lock and publish it
+# in one assignment; readers (every row write) take the current mapping
+# without the lock and never see a half-made change.
+_registry: dict[type[Any], tuple[Any, ...]] = {}
+_lock = threading.Lock()
 
 
 def register_hook(model: type[Any], hook: Any) -> None:
-    """Run ``hook`` for writes of ``model`` and its subclasses.
+    """Run ``hook`` for writes of ``model`` and its subclasses (once, however
+    often it is registered, also from several threads at once).
 
     Example: ``register_hook(Hero, AuditHook())``
     """
-    hooks = _registry.setdefault(model, [])
-    if not any(existing is hook for existing in hooks):
-        hooks.append(hook)
+    global _registry
+    with _lock:
+        hooks = _registry.get(model, ())
+        if not any(existing is hook for existing in hooks):
+            _registry = {**_registry, model: (*hooks, hook)}
 
 
 def unregister_hook(model: type[Any], hook: Any) -> None:
@@ -96,12 +104,13 @@ def unregister_hook(model: type[Any], hook: Any) -> None:
 
     Example: ``unregister_hook(Hero, audit_hook)``
     """
-    hooks = _registry.get(model)
-    if hooks is None:
-        return
-    hooks[:] = [existing for existing in hooks if existing is not hook]
-    if not hooks:
-        del _registry[model]
+    global _registry
+    with _lock:
+        hooks = tuple(existing for existing in _registry.get(model, ()) if existing is not hook)
+        registry = {**_registry, model: hooks}
+        if not hooks:
+            del registry[model]
+        _registry = registry
 
 
 def clear_hooks() -> None:
@@ -109,7 +118,9 @@ def clear_hooks() -> None:
 
     Example: ``clear_hooks()``
     """
-    _registry.clear()
+    global _registry
+    with _lock:
+        _registry = {}
 
 
 def get_hooks(model: type[Any]) -> list[Any]:
@@ -120,11 +131,12 @@ def get_hooks(model: type[Any]) -> list[Any]:
         >>> get_hooks(int)
         []
     """
-    if not _registry:
+    registry = _registry  # one snapshot for the whole walk
+    if not registry:
         return []
     found: list[Any] = []
     for cls in reversed(model.__mro__):
-        found.extend(_registry.get(cls, ()))
+        found.extend(registry.get(cls, ()))
     return found
 
 

@@ -1,45 +1,24 @@
-"""Page models and keyset cursors.
+"""Page models: `Page` (offset pages) and `CursorPage` (keyset pages).
 
-`Page` and `CursorPage` are generic pydantic models, so they serve directly
-as FastAPI ``response_model`` (``Page[HeroRead]``).
+Both are generic pydantic models, so they serve directly as FastAPI
+``response_model`` (``Page[HeroRead]``). The keyset cursor codec lives in
+`keyset` (``encode_cursor``, ``decode_cursor`` and ``MAX_CURSOR_LENGTH``
+are still importable from here).
 
-A keyset cursor is an opaque URL-safe string holding the sort-key values of
-the last row of a page and a checksum over those values and the query's
-ordering. A cursor that was edited, truncated, or made for another ordering
-fails the checksum and raises `QueryError`. The checksum is not a secret
-signature: a cursor carries nothing but sort-key values, and the query's own
-filters always apply, so a hand-made cursor cannot reach rows the query
-could not return anyway.
-
-    >>> token = encode_cursor("Hero:-age,id", [30, 7])
-    >>> decode_cursor("Hero:-age,id", token)
-    [30, 7]
+    >>> Page[int].build([1], total=1, page=1, size=10).pages
+    1
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import datetime as dt
-import decimal
-import enum
-import hashlib
-import json
 import math
-import uuid
-from collections.abc import Sequence
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
 
-from .exceptions import QueryError
-
-__all__ = ["CursorPage", "Page", "decode_cursor", "encode_cursor"]
+__all__ = ["CursorPage", "Page"]
 
 T = TypeVar("T")
-
-#: Longest cursor accepted (and issued): about 6 KB of sort-key values.
-MAX_CURSOR_LENGTH = 8192
 
 
 class Page(BaseModel, Generic[T]):
@@ -108,64 +87,14 @@ class CursorPage(BaseModel, Generic[T]):
     has_next: bool
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, enum.Enum):  # before int/str: IntEnum and StrEnum are both
-        return value.name  # what SQLAlchemy's Enum stores; decoded back by name
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    if isinstance(value, (dt.datetime, dt.date, dt.time)):
-        return value.isoformat()
-    if isinstance(value, (decimal.Decimal, uuid.UUID)):
-        return str(value)
-    raise QueryError(f"cannot put a {type(value).__name__} value in a keyset cursor")
+_MOVED_TO_KEYSET = frozenset({"MAX_CURSOR_LENGTH", "decode_cursor", "encode_cursor"})
 
 
-def _checksum(signature: str, payload: str) -> str:
-    digest = hashlib.sha256(f"{signature}\x00{payload}".encode()).digest()
-    return base64.urlsafe_b64encode(digest[:9]).decode()
+def __getattr__(name: str) -> Any:
+    # The cursor codec moved to `keyset` (which imports this module); its
+    # 0.2.0 import path keeps working.
+    if name in _MOVED_TO_KEYSET:
+        from . import keyset
 
-
-def encode_cursor(signature: str, values: Sequence[Any], *, model: Any = None) -> str:
-    """Encode sort-key ``values`` for the ordering named by ``signature``.
-
-    Example:
-        >>> isinstance(encode_cursor("Hero:id", [1]), str)
-        True
-    """
-    payload = json.dumps([_plain(value) for value in values], separators=(",", ":"))
-    document = json.dumps([_checksum(signature, payload), payload], separators=(",", ":"))
-    token = base64.urlsafe_b64encode(document.encode()).decode().rstrip("=")
-    if len(token) > MAX_CURSOR_LENGTH:
-        raise QueryError(
-            f"keyset sort values are too long for a cursor ({len(token)} characters, at most "
-            f"{MAX_CURSOR_LENGTH}); sort on shorter columns",
-            model=model,
-            key="cursor",
-        )
-    return token
-
-
-def decode_cursor(signature: str, token: Any, *, model: Any = None) -> list[Any]:
-    """Decode a cursor made by `encode_cursor` for the same ``signature``.
-
-    Values come back JSON-plain (dates as ISO strings); the caller coerces
-    them to the column types. Raises `QueryError` for anything else.
-
-    Example:
-        >>> decode_cursor("Hero:id", "bm9wZQ")
-        Traceback (most recent call last):
-        ...
-        sqlmodel_crud_utils.exceptions.QueryError: invalid or stale cursor 'bm9wZQ'
-    """
-    error = QueryError(f"invalid or stale cursor {token!r}", model=model, key="cursor", value=token)
-    if not isinstance(token, str) or not token or len(token) > MAX_CURSOR_LENGTH:
-        raise error
-    try:
-        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-        checksum, payload = json.loads(raw)
-        values = json.loads(payload)
-    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError) as exc:
-        raise error from exc
-    if checksum != _checksum(signature, payload) or not isinstance(values, list):
-        raise error
-    return values
+        return getattr(keyset, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -43,6 +43,7 @@ from sqlmodel.sql.expression import SelectOfScalar
 
 from . import _ops
 from ._legacy import legacy_failures, legacy_write, note_failed_write
+from ._translate import database_errors
 from .exceptions import BulkOperationError, RecordNotFoundError
 from .lookups import mapper_of
 from .mixins import has_soft_scope
@@ -143,7 +144,7 @@ def get_result_from_query(
             entity = description.get("entity")
             if entity is not None:
                 query = query.options(*_soft_options(entity, "exclude"))
-    with legacy_failures("get_result_from_query", raise_on_error, _log()), _ops.read_scope(session):
+    with legacy_failures("get_result_from_query", raise_on_error, _log()), database_errors(session):
         result = session.execute(query)
         if isinstance(query, SelectOfScalar) or _selects_one_thing(query):
             return result.scalars().first()
@@ -269,8 +270,7 @@ def get_row(
     with legacy_failures("get_row", raise_on_error, _log(), model):
         query = Q(model).where(**{pk_field: id_str}).soft(_ops.soft_scope(include_deleted))
         query = _loading(query, selectin, select_in_keys, lazy, lazy_load_keys)
-        with _ops.read_scope(session_inst):
-            row = query.one_or_none(session_inst)
+        row = query.one_or_none(session_inst)
         if row is None:
             raise RecordNotFoundError(model, id_str, pk_field)
         return True, row
@@ -342,10 +342,9 @@ def get_rows(
         query = _rows_query(model, text_field, include_deleted, dict(kwargs))
         query = _loading(query, selectin, select_in_keys, lazy, lazy_load_keys)
         query = query._stably_ordered().page(page, size=page_size)
-        with _ops.read_scope(session_inst):
-            if stmnt is not None:
-                query = query._based_on(stmnt)
-            rows = query.all(session_inst)
+        if stmnt is not None:
+            query = query._based_on(stmnt)
+        rows = query.all(session_inst)
         return bool(rows), rows
     return False, []
 
@@ -390,10 +389,9 @@ def _rows_within_id_list(
         ids = list(dict.fromkeys(id_str_list))  # each key once, first-seen order
         scope = Q(model).soft(_ops.soft_scope(include_deleted))
         rows: list[Any] = []
-        with _ops.read_scope(session_inst):
-            for start in range(0, len(ids), _IDS_PER_QUERY):  # under every bind-parameter limit
-                chunk = ids[start : start + _IDS_PER_QUERY]
-                rows += scope.where(**{f"{pk_field}__in": chunk}).all(session_inst)
+        for start in range(0, len(ids), _IDS_PER_QUERY):  # under every bind-parameter limit
+            chunk = ids[start : start + _IDS_PER_QUERY]
+            rows += scope.where(**{f"{pk_field}__in": chunk}).all(session_inst)
         return rows
     return None
 

@@ -56,8 +56,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from ._translate import translate_errors
-from .exceptions import TransactionError
+from .exceptions import SessionTypeError, TransactionError
 
 __all__ = [
     "a_transaction",
@@ -73,6 +72,30 @@ _DEPTH = "sqlmodel_crud_utils.transaction_depth"
 _FAILURE = "sqlmodel_crud_utils.uncontained_failure"
 _DATABASE_ERRORS = (DBAPIError, StaleDataError)
 _COMMIT_FAILED = "commit failed, transaction rolled back"
+
+
+@contextmanager
+def translate_errors(message: str) -> Iterator[None]:
+    """Re-raise SQLAlchemy errors raised in the block as `TransactionError`
+    (a transaction block's failure is a `TransactionError` whatever the
+    database said; `translated` tells what it said, from ``__cause__``).
+
+    Errors that are not database errors (including the library's own) pass
+    through unchanged.
+
+    Example:
+        >>> from sqlalchemy.exc import OperationalError
+        >>> try:
+        ...     with translate_errors("commit failed"):
+        ...         raise OperationalError("COMMIT", {}, Exception("gone"))
+        ... except TransactionError as exc:
+        ...     type(exc.__cause__).__name__
+        'OperationalError'
+    """
+    try:
+        yield
+    except SQLAlchemyError as exc:
+        raise TransactionError(f"{message}: {exc}", original_error=exc) from exc
 
 
 def in_transaction(session: Session | AsyncSession) -> bool:
@@ -254,7 +277,7 @@ def transaction(session: Session, *, wrap_errors: bool = True) -> Iterator[Sessi
             Q(Team).where(name="Z-Force").delete(session)
     """
     if isinstance(session, AsyncSession):
-        raise TypeError("transaction() needs a sync Session; use a_transaction() for AsyncSession")
+        raise SessionTypeError("transaction", "AsyncSession", "a_transaction(session)")
     with _block(session, wrap_errors) as depth:
         if depth:
             with _savepoint(session, depth):
@@ -295,7 +318,7 @@ async def a_transaction(
             await Q(Team).where(name="Z-Force").a_delete(session)
     """
     if not isinstance(session, AsyncSession):
-        raise TypeError("a_transaction() needs an AsyncSession; use transaction() for Session")
+        raise SessionTypeError("a_transaction", "a sync Session", "transaction(session)")
     with _block(session, wrap_errors) as depth:
         if depth:
             async with _a_savepoint(session, depth):

@@ -50,3 +50,37 @@ class QStamp(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     aware_at: dt.datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     naive_at: dt.datetime | None = Field(default=None, sa_type=DateTime())
+
+
+class QGame(SQLModel, table=True):
+    """A column named like a built-in operator (``match``)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    match: str = Field(default="", max_length=50)
+    players: list["QPlayer"] = Relationship(back_populates="game")
+
+
+class QPlayer(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(default="", max_length=50)
+    game_id: int | None = Field(default=None, foreign_key="qgame.id")
+    game: QGame | None = Relationship(back_populates="players")
+
+
+class QJoinedOwner(SQLModel, table=True):
+    """Relationships declared ``lazy="joined"`` both ways."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(default="", max_length=50)
+    pets: list["QJoinedPet"] = Relationship(
+        back_populates="owner", sa_relationship_kwargs={"lazy": "joined"}
+    )
+
+
+class QJoinedPet(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(default="", max_length=50)
+    owner_id: int | None = Field(default=None, foreign_key="qjoinedowner.id")
+    owner: QJoinedOwner | None = Relationship(
+        back_populates="pets", sa_relationship_kwargs={"lazy": "joined"}
+    )

@@ -69,13 +69,13 @@ def test_lookup_keys_are_parsed_once_per_model_and_key(monkeypatch):
     from sqlmodel_crud_utils import Q, lookups
 
     calls: list[str] = []
-    split = lookups._split_operator
+    split = lookups._split_key
 
     def counting(key: str):
         calls.append(key)
         return split(key)
 
-    monkeypatch.setattr(lookups, "_split_operator", counting)
+    monkeypatch.setattr(lookups, "_split_key", counting)
     statements = [
         Q(BenchHero).where(age__lte=age, secret_name__istartswith="s").order_by("-id").statement
         for age in range(3)

@@ -1,0 +1,250 @@
+"""Building the SQLAlchemy statement from `Q`'s state: a pure function of it.
+
+Criteria (each relationship filter in the form the soft-delete scope
+needs), the scope's loader options, eager-loading options, ``load_only``,
+order and paging are added to a plain ``sqlmodel.select(model)``, values as
+bound parameters, so SQLAlchemy's compiled-statement cache serves every
+query of the same shape.
+
+    >>> sorted(DIALECTS)
+    ['mariadb', 'mysql', 'postgresql', 'sqlite']
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, cast
+
+from sqlalchemy import ColumnElement, false, func, select, true
+from sqlalchemy.dialects import mysql, sqlite
+from sqlalchemy.dialects.postgresql import psycopg as postgresql_psycopg
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import (
+    InstrumentedAttribute,
+    joinedload,
+    lazyload,
+    load_only,
+    raiseload,
+    selectinload,
+    subqueryload,
+    with_loader_criteria,
+)
+from sqlalchemy.orm.interfaces import ORMOption
+from sqlalchemy.orm.strategy_options import _AbstractLoad
+from sqlmodel import select as sqlmodel_select
+from sqlmodel.sql.expression import SelectOfScalar
+
+from ._compat import LOADER_CRITERIA_IN_EXISTS, construct
+from ._memo import memoized
+from .coercion import choice
+from .lookups import RelatedCriteria, mapper_of, relationship_targets
+from .mixins import is_soft_delete_model, live_only, soft_scope, soft_scope_of
+
+if TYPE_CHECKING:
+    from .query import Q
+
+__all__ = [
+    "DIALECTS",
+    "LOADERS",
+    "Include",
+    "Order",
+    "ScopedCriterion",
+    "compile_sql",
+    "counted",
+    "live_related_for",
+    "primary_key_names",
+    "root_soft_criteria",
+    "scoped_criteria",
+    "select_of",
+    "soft_options",
+    "unscoped",
+]
+
+LOADERS = {
+    "selectin": selectinload,
+    "joined": joinedload,
+    "subquery": subqueryload,
+    "lazy": lazyload,
+    "raise": raiseload,
+}
+DIALECTS: dict[str, Dialect] = {
+    "sqlite": construct(sqlite.dialect),
+    # psycopg 3, the driver we support: the SQL it runs (with its bind casts),
+    # whichever driver a bare ``postgresql://`` means in this SQLAlchemy
+    "postgresql": construct(postgresql_psycopg.dialect),
+    "mysql": construct(mysql.dialect),
+    "mariadb": construct(mysql.dialect, is_mariadb=True),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Order:
+    """One sort key of a query: the expression, its model column (``None``
+    for an expression over several), and whether it is descending."""
+
+    expression: Any
+    column: InstrumentedAttribute[Any] | None
+    descending: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Include:
+    """One eager-loaded relationship path and its loading strategy."""
+
+    path: tuple[InstrumentedAttribute[Any], ...]
+    strategy: str
+
+    def option(self) -> _AbstractLoad:
+        loader = LOADERS[self.strategy]
+        option = loader(self.path[0])
+        for attribute in self.path[1:]:
+            option = getattr(option, loader.__name__)(attribute)
+        return option
+
+
+@memoized
+def _primary_key_names(model: type[Any], _: str) -> tuple[str, ...]:
+    mapper = mapper_of(model)
+    return tuple(mapper.get_property_by_column(column).key for column in mapper.primary_key)
+
+
+def primary_key_names(model: type[Any]) -> tuple[str, ...]:
+    """The attribute names of ``model``'s primary key columns."""
+    return _primary_key_names(model, "")
+
+
+@memoized
+def soft_options(model: type[Any], mode: str) -> tuple[ORMOption, ...]:
+    """Loader criteria keeping soft-deleted rows out of every load of every
+    soft-delete model reachable from ``model`` (root, joins, subqueries,
+    eager and lazy relationship loads)."""
+    targets = [target for target in relationship_targets(model) if is_soft_delete_model(target)]
+    if not targets:
+        return ()
+    # marks the statement (and the lazy loads of its rows) as already scoped
+    options: list[ORMOption] = [soft_scope(mode)]
+    if mode == "include":
+        return tuple(options)
+    if mode == "exclude":
+        # one mixin-wide criterion covers every soft-delete model in the
+        # statement: cheaper than one option per reachable model
+        options.append(_LIVE_ONLY)
+        return tuple(options)
+    for target in targets:
+        if mode == "only" and target is model:
+            continue
+        options.append(
+            with_loader_criteria(target, target.is_deleted == false(), include_aliases=True)
+        )
+    return tuple(options)
+
+
+_LIVE_ONLY = live_only()
+
+
+@dataclass(frozen=True, slots=True)
+class ScopedCriterion:
+    """A relationship filter reaching soft-delete models, in the form each
+    scope needs, chosen when the statement is built (``soft()`` may come
+    after ``where()``): ``plain`` as written (``"include"``), ``exclude`` and
+    ``only`` with ``is_deleted = false`` inside each EXISTS the loader
+    criteria do not reach (every one on SQLAlchemy 2.0; on 2.1 only those
+    over the root model under ``"only"``, whose loader criteria skip it)."""
+
+    plain: ColumnElement[bool]
+    exclude: ColumnElement[bool]
+    only: ColumnElement[bool]
+
+    def form(self, mode: str) -> ColumnElement[bool]:
+        return self.plain if mode == "include" else self.exclude if mode == "exclude" else self.only
+
+
+def unscoped(root: type[Any], target: type[Any], mode: str) -> bool:
+    """Whether rows of ``target`` inside a relationship filter's EXISTS are
+    left unfiltered by the loader criteria of scope ``mode`` on query ``root``."""
+    return is_soft_delete_model(target) and (
+        not LOADER_CRITERIA_IN_EXISTS or (mode == "only" and target is root)
+    )
+
+
+def live_related_for(root: type[Any], mode: str) -> RelatedCriteria:
+    """``is_deleted = false`` for each hop target `unscoped` names."""
+
+    def criteria(target: type[Any]) -> ColumnElement[bool] | None:
+        if not unscoped(root, target, mode):
+            return None
+        deleted: ColumnElement[bool] = cast("Any", target).is_deleted == false()
+        return deleted
+
+    return criteria
+
+
+def scoped_criteria(q: Q[Any], mode: str | None = None) -> tuple[ColumnElement[bool], ...]:
+    """The criteria of ``q``, each relationship filter in the form scope
+    ``mode`` (by default the query's own) needs."""
+    mode = q._soft if mode is None else mode
+    return tuple(
+        criterion.form(mode) if isinstance(criterion, ScopedCriterion) else criterion
+        for criterion in q._criteria
+    )
+
+
+def root_soft_criteria(q: Q[Any]) -> tuple[ColumnElement[bool], ...]:
+    """The soft-delete criterion on ``q``'s own rows, written into WHERE."""
+    if q._soft == "include" or not is_soft_delete_model(q.model):
+        return ()
+    deleted = cast("Any", q.model).is_deleted
+    return (deleted == true(),) if q._soft == "only" else (deleted == false(),)
+
+
+def select_of(
+    q: Q[Any], *, loading: bool = True, ordering: bool = True, paging: bool = True
+) -> SelectOfScalar[Any]:
+    """The ``Select`` of ``q``; ``loading``, ``ordering`` and ``paging``
+    leave out loader options, ORDER BY and LIMIT/OFFSET."""
+    stmt = sqlmodel_select(q.model) if q._base is None else q._base
+    # a caller's statement that already carries a soft-delete scope keeps it
+    kept_scope = None if q._base is None else soft_scope_of(q._base)
+    criteria = scoped_criteria(q, kept_scope) + (root_soft_criteria(q) if q._soft == "only" else ())
+    if criteria:
+        stmt = stmt.where(*criteria)
+    options: tuple[Any, ...] = () if kept_scope is not None else soft_options(q.model, q._soft)
+    if loading:
+        if q._includes:
+            options += tuple(include.option() for include in q._includes)
+        if q._only:
+            options += (load_only(*q._only),)
+    if options:
+        stmt = stmt.options(*options)
+    if ordering and q._order:
+        stmt = stmt.order_by(*(order.expression for order in q._order))
+    if paging:
+        if q._limit is not None:
+            stmt = stmt.limit(q._limit)
+        if q._offset:
+            stmt = stmt.offset(q._offset)
+    return stmt
+
+
+def counted(q: Q[Any], paging: bool) -> Any:
+    """A ``SELECT count(*)`` of ``q``'s rows (honouring limit/offset with ``paging``)."""
+    inner = select_of(q, loading=False, ordering=False, paging=paging)
+    if paging and (q._limit is not None or q._offset):
+        keys = [getattr(q.model, name) for name in primary_key_names(q.model)]
+        limited = inner.with_only_columns(*keys, maintain_column_froms=True).subquery()
+        # Loader criteria (the soft-delete scope) reach into a subquery
+        # only from the outermost statement.
+        return select(func.count()).select_from(limited).options(*soft_options(q.model, q._soft))
+    return inner.with_only_columns(func.count(), maintain_column_froms=True)
+
+
+def compile_sql(q: Q[Any], dialect: str | None, literal: bool) -> str:
+    """``q``'s statement compiled for ``dialect`` (see `Q.sql`)."""
+    compile_kwargs = {"render_postcompile": True}
+    if literal:
+        compile_kwargs["literal_binds"] = True
+    statement = select_of(q)
+    if dialect is None:
+        return str(statement.compile(compile_kwargs=compile_kwargs))
+    name = choice(dialect, DIALECTS, "dialect", model=q.model, key="dialect")
+    return str(statement.compile(dialect=DIALECTS[name], compile_kwargs=compile_kwargs))

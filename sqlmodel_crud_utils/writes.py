@@ -1,0 +1,107 @@
+"""Set-based writes of a `Q`: one ``UPDATE ... WHERE`` or ``DELETE ... WHERE``.
+
+The query's criteria and soft-delete scope choose the rows; values are
+coerced and checked like lookup values, and refused (as `QueryError`) when
+the column cannot store them, before any SQL runs. A write the database
+refuses is translated like every `Q` statement (a broken foreign key or
+unique constraint is a `ConstraintError`). Hooks do not fire and nothing is
+committed.
+
+    >>> from sqlmodel import Field, SQLModel
+    >>> class Jar(SQLModel, table=True):
+    ...     id: int | None = Field(default=None, primary_key=True)
+    ...     label: str = Field(default="", max_length=5)
+    >>> from sqlmodel_crud_utils import Q
+    >>> settable(Q(Jar), "label", "jam")
+    'jam'
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import ColumnElement, delete, update
+from sqlalchemy.orm import Session
+
+from ._compile import root_soft_criteria, scoped_criteria, soft_options
+from .exceptions import QueryError
+from .lookups import parse_field, parse_lookup
+from .mixins import audit_update_values, current_user, is_soft_delete_model, utc_now
+
+if TYPE_CHECKING:
+    from .query import Q
+
+__all__ = ["delete_rows", "settable", "update_rows"]
+
+
+def update_rows(q: Q[Any], session: Session, values: dict[str, Any]) -> int:
+    """Set ``values`` on every row of ``q`` (see `Q.update`); the rows matched."""
+    if not values:
+        raise QueryError("update() needs at least one field=value", model=q.model, key="values")
+    checked = {
+        parse_field(q.model, key).key: settable(q, key, value) for key, value in values.items()
+    }
+    stmt = (
+        update(q.model)
+        .where(*_criteria(q))
+        .values(audit_update_values(q.model, checked))
+        .options(*soft_options(q.model, q._soft))
+    )
+    return _run(session, stmt)
+
+
+def delete_rows(q: Q[Any], session: Session, hard: bool) -> int:
+    """Delete (or soft-delete) every row of ``q`` (see `Q.delete`); the rows matched."""
+    if is_soft_delete_model(q.model) and not hard:
+        values = {"is_deleted": True, "deleted_at": utc_now(), "deleted_by": current_user()}
+        return update_rows(q, session, values)
+    stmt = delete(q.model).where(*_criteria(q)).options(*soft_options(q.model, q._soft))
+    return _run(session, stmt)
+
+
+def settable(q: Q[Any], key: str, value: Any) -> Any:
+    """``value`` coerced for column ``key``, refused when the column cannot
+    store it: ``None`` for NOT NULL, text longer than its length.
+
+    Example:
+        >>> from sqlmodel import Field, SQLModel
+        >>> class Lid(SQLModel, table=True):
+        ...     id: int | None = Field(default=None, primary_key=True)
+        ...     size: int
+        >>> from sqlmodel_crud_utils import Q
+        >>> settable(Q(Lid), "size", None)  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        sqlmodel_crud_utils.exceptions.QueryError: Lid: cannot set 'size' to None: ... NOT NULL
+    """
+    coerced = parse_lookup(q.model, key).coerce(value)
+    column = parse_field(q.model, key).property.columns[0]
+    problem = None
+    if coerced is None and not column.nullable:
+        problem = "the column is NOT NULL"
+    length = getattr(column.type, "length", None)
+    if isinstance(coerced, str) and isinstance(length, int) and len(coerced) > length:
+        problem = f"the column holds at most {length} characters"
+    if problem is not None:
+        raise QueryError(
+            f"cannot set {key!r} to {value!r}: {problem}", model=q.model, key=key, value=value
+        )
+    return coerced
+
+
+def _criteria(q: Q[Any]) -> tuple[ColumnElement[bool], ...]:
+    if q._limit is not None or q._offset:
+        raise QueryError(
+            "update()/delete() act on every matching row; remove limit/offset/page",
+            model=q.model,
+            key="limit",
+        )
+    # "exclude" reaches the root rows through the loader criteria of
+    # `soft_options`; writing it here too would repeat the predicate
+    return scoped_criteria(q) + (root_soft_criteria(q) if q._soft == "only" else ())
+
+
+def _run(session: Session, stmt: Any) -> int:
+    """Run the statement; the rows it matched."""
+    result: Any = session.execute(stmt)  # typed as a plain `Result`, without rowcount
+    return int(result.rowcount)
