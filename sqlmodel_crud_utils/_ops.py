@@ -48,6 +48,7 @@ from .mixins import (
 from .query import Q, SoftMode
 from .transactions import nested, unit_of_work
 from .utils import logger
+from .writes import check_row_values
 
 __all__ = [
     "bulk_upsert_mappings",
@@ -145,6 +146,7 @@ def write_row(session: Session, row: Any) -> Any:
     """Insert ``row`` (fires ``before_create`` / ``after_create``)."""
     model = type(row)
     call_hooks(model, "before_create", row)
+    check_row_values(model, _column_values(row))
     with _write_scope(session):
         session.add(row)
         session.flush()
@@ -188,6 +190,7 @@ def _apply_update(session: Session, row: Any, data: dict[str, Any]) -> Any:
     values = call_hooks(type(row), "before_update", row, data)
     for key in values:
         parse_field(type(row), key)
+    check_row_values(type(row), values)
     attempted: dict[str, Any] | None = None
     try:
         with _write_scope(session):
@@ -292,6 +295,7 @@ def get_one_or_create(
     for key, value in {**values, **(create_values or {})}.items():
         setattr(created, key, value)
     call_hooks(model, "before_create", created)
+    check_row_values(model, _column_values(created))
     with _write_scope(session):
         try:
             with nested(session):

@@ -1,4 +1,11 @@
-"""Set-based writes of a `Q`: one ``UPDATE ... WHERE`` or ``DELETE ... WHERE``.
+"""What may be written, and the set-based writes of a `Q` (one ``UPDATE
+... WHERE`` or ``DELETE ... WHERE``).
+
+`settable` checks one value against its column; `check_row_values` checks
+the values of a row write (the legacy functions) the same way, so a value
+one backend would store and another refuse (an integer out of the column's
+range, text longer than the column, NUL, a lone surrogate, text for a
+number) is refused on every backend, before any SQL runs.
 
 The query's criteria and soft-delete scope choose the rows; values are
 coerced and checked like lookup values, and refused (as `QueryError`) when
@@ -12,26 +19,27 @@ committed.
     ...     id: int | None = Field(default=None, primary_key=True)
     ...     label: str = Field(default="", max_length=5)
     >>> from sqlmodel_crud_utils import Q
-    >>> settable(Q(Jar), "label", "jam")
+    >>> settable(Jar, "label", "jam")
     'jam'
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ColumnElement, delete, update
 from sqlalchemy.orm import Session
 
 from ._compile import root_soft_criteria, scoped_criteria, soft_options
-from .exceptions import QueryError
+from .exceptions import QueryError, ValidationError
 from .lookups import parse_field, parse_lookup
 from .mixins import audit_update_values, current_user, is_soft_delete_model, utc_now
 
 if TYPE_CHECKING:
     from .query import Q
 
-__all__ = ["delete_rows", "settable", "update_rows"]
+__all__ = ["check_row_values", "delete_rows", "settable", "update_rows"]
 
 
 def update_rows(q: Q[Any], session: Session, values: dict[str, Any]) -> int:
@@ -39,7 +47,8 @@ def update_rows(q: Q[Any], session: Session, values: dict[str, Any]) -> int:
     if not values:
         raise QueryError("update() needs at least one field=value", model=q.model, key="values")
     checked = {
-        parse_field(q.model, key).key: settable(q, key, value) for key, value in values.items()
+        parse_field(q.model, key).key: settable(q.model, key, value)
+        for key, value in values.items()
     }
     stmt = (
         update(q.model)
@@ -59,7 +68,7 @@ def delete_rows(q: Q[Any], session: Session, hard: bool) -> int:
     return _run(session, stmt)
 
 
-def settable(q: Q[Any], key: str, value: Any) -> Any:
+def settable(model: type[Any], key: str, value: Any) -> Any:
     """``value`` coerced for column ``key``, refused when the column cannot
     store it: ``None`` for NOT NULL, text longer than its length.
 
@@ -68,14 +77,13 @@ def settable(q: Q[Any], key: str, value: Any) -> Any:
         >>> class Lid(SQLModel, table=True):
         ...     id: int | None = Field(default=None, primary_key=True)
         ...     size: int
-        >>> from sqlmodel_crud_utils import Q
-        >>> settable(Q(Lid), "size", None)  # doctest: +ELLIPSIS
+        >>> settable(Lid, "size", None)  # doctest: +ELLIPSIS
         Traceback (most recent call last):
         ...
         sqlmodel_crud_utils.exceptions.QueryError: Lid: cannot set 'size' to None: ... NOT NULL
     """
-    coerced = parse_lookup(q.model, key).coerce(value)
-    column = parse_field(q.model, key).property.columns[0]
+    coerced = parse_lookup(model, key).coerce(value)
+    column = parse_field(model, key).property.columns[0]
     problem = None
     if coerced is None and not column.nullable:
         problem = "the column is NOT NULL"
@@ -84,9 +92,34 @@ def settable(q: Q[Any], key: str, value: Any) -> Any:
         problem = f"the column holds at most {length} characters"
     if problem is not None:
         raise QueryError(
-            f"cannot set {key!r} to {value!r}: {problem}", model=q.model, key=key, value=value
+            f"cannot set {key!r} to {value!r}: {problem}", model=model, key=key, value=value
         )
     return coerced
+
+
+def check_row_values(model: type[Any], values: Mapping[str, Any]) -> None:
+    """Refuse, as `ValidationError` naming the model, the column and the
+    value, a value of a row write that its column cannot store (see
+    `settable`). ``None`` is left to the database (a NOT NULL column with a
+    default takes it on insert).
+
+    Example:
+        >>> from sqlmodel import Field, SQLModel
+        >>> class Cup(SQLModel, table=True):
+        ...     id: int | None = Field(default=None, primary_key=True)
+        ...     size: int = 0
+        >>> check_row_values(Cup, {"size": 2**40})  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        sqlmodel_crud_utils.exceptions.ValidationError: Validation failed for field 'size': ...
+    """
+    for key, value in values.items():
+        if value is None:
+            continue
+        try:
+            settable(model, key, value)
+        except QueryError as exc:
+            raise ValidationError(str(exc), field=key, value=value) from None
 
 
 def _criteria(q: Q[Any]) -> tuple[ColumnElement[bool], ...]:
