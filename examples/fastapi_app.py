@@ -31,24 +31,45 @@ Anything outside the allow-lists, a value that does not fit the column, or
 a forged cursor is answered with **400** and a message naming the parameter
 (the `QueryError` handler below); out-of-range ``page``/``size`` with FastAPI's
 own **422**. A missing hero is a **404** (the `RecordNotFoundError` handler).
+
+Writes go through the library's row functions with ``raise_on_error=True``:
+a value the column cannot store (an integer out of its range, text longer
+than the column, NUL, a lone surrogate) is a **422** naming the field
+(`ValidationError`), a broken constraint (NULL in a NOT NULL column, a
+duplicate) a **409** (`ConstraintError`), a lost database a **503**. No body
+or query string a client sends can turn into a 500.
 """
 
+import json
 import os
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy import BigInteger, Engine, Integer
+from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.orm import registry
 from sqlmodel import Field, Relationship, Session, SQLModel, create_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from sqlmodel_crud_utils import CursorPage, Page, Q, QueryError, RecordNotFoundError
-from sqlmodel_crud_utils.lookups import parse_lookup
+from sqlmodel_crud_utils import (
+    CursorPage,
+    Page,
+    Q,
+    QueryError,
+    RecordNotFoundError,
+    ValidationError,
+    a_update_row,
+    a_write_row,
+    update_row,
+    write_row,
+)
+from sqlmodel_crud_utils.exceptions import ConstraintError, DatabaseConnectionError
 
 DEFAULT_DATABASE_URL = "sqlite:///heroes.db"
 
@@ -178,18 +199,10 @@ def hero_filters(request: Request, reserved: frozenset[str]) -> Q[Hero]:
 
 
 def check_values(lookup: str, values: list[str]) -> None:
-    """Refuse what the column could never hold before the database sees it:
-    NUL characters, integers outside the column's range, overlong lists."""
+    """Refuse overlong lists; `Q` itself refuses values the column could never
+    hold (NUL characters, integers outside the column's range, ...)."""
     if len(values) > MAX_LIST_VALUES:
         raise QueryError(f"at most {MAX_LIST_VALUES} values", model=Hero, key=lookup)
-    column_type = parse_lookup(Hero, lookup).column.type
-    bits = 63 if isinstance(column_type, BigInteger) else 31
-    for value in values:
-        if "\x00" in value:
-            raise QueryError("values may not contain NUL characters", model=Hero, key=lookup)
-        number = value.strip().lstrip("+-")
-        if isinstance(column_type, Integer) and number.isdigit() and int(number) >= 2**bits:
-            raise QueryError(f"{value!r} is out of range", model=Hero, key=lookup)
 
 
 def sort_keys(order_by: str | None, sortable: frozenset[str]) -> list[str]:
@@ -298,18 +311,14 @@ def register_sync_routes(app: FastAPI) -> None:
     @app.post("/heroes", response_model=HeroRead, status_code=201, tags=["sync"])
     def create_hero(session: SessionDep, data: HeroCreate) -> Hero:
         check_team(session, data.team_id)
-        hero = Hero.model_validate(data)
-        session.add(hero)
-        session.commit()
+        _, hero = write_row(Hero.model_validate(data), session, raise_on_error=True)
         return WITH_TEAM.where(id=hero.id).one(session)
 
     @app.patch("/heroes/{hero_id}", response_model=HeroRead, tags=["sync"])
     def update_hero(session: SessionDep, hero_id: int, data: HeroUpdate) -> Hero:
-        hero = Q(Hero).where(id=hero_id).one(session)
         changes = data.model_dump(exclude_unset=True)
         check_team(session, changes.get("team_id"))
-        hero.sqlmodel_update(changes)
-        session.commit()
+        update_row(hero_id, changes, session, Hero, raise_on_error=True)
         return WITH_TEAM.where(id=hero_id).one(session)
 
     @app.delete("/heroes/{hero_id}", status_code=204, tags=["sync"])
@@ -321,9 +330,7 @@ def register_sync_routes(app: FastAPI) -> None:
 
     @app.post("/teams", response_model=TeamRead, status_code=201, tags=["sync"])
     def create_team(session: SessionDep, data: TeamCreate) -> Team:
-        team = Team.model_validate(data)
-        session.add(team)
-        session.commit()
+        _, team = write_row(Team.model_validate(data), session, raise_on_error=True)
         return team
 
 
@@ -352,18 +359,14 @@ def register_async_routes(app: FastAPI) -> None:
     @app.post("/async/heroes", response_model=HeroRead, status_code=201, tags=["async"])
     async def create_hero(session: AsyncSessionDep, data: HeroCreate) -> Hero:
         await session.run_sync(check_team, data.team_id)
-        hero = Hero.model_validate(data)
-        session.add(hero)
-        await session.commit()
+        _, hero = await a_write_row(Hero.model_validate(data), session, raise_on_error=True)
         return await WITH_TEAM.where(id=hero.id).a_one(session)
 
     @app.patch("/async/heroes/{hero_id}", response_model=HeroRead, tags=["async"])
     async def update_hero(session: AsyncSessionDep, hero_id: int, data: HeroUpdate) -> Hero:
-        hero = await Q(Hero).where(id=hero_id).a_one(session)
         changes = data.model_dump(exclude_unset=True)
         await session.run_sync(check_team, changes.get("team_id"))
-        hero.sqlmodel_update(changes)
-        await session.commit()
+        await a_update_row(hero_id, changes, session, Hero, raise_on_error=True)
         return await WITH_TEAM.where(id=hero_id).a_one(session)
 
     @app.delete("/async/heroes/{hero_id}", status_code=204, tags=["async"])
@@ -388,6 +391,34 @@ async def not_found_handler(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": str(exc)}, status_code=404)
 
 
+async def invalid_value_handler(request: Request, exc: Exception) -> JSONResponse:
+    """A value the column cannot store (checked before the database sees it,
+    or refused by it): 422, naming the field."""
+    assert isinstance(exc, ValidationError)
+    return JSONResponse({"detail": str(exc), "field": exc.field}, status_code=422)
+
+
+async def constraint_handler(request: Request, exc: Exception) -> JSONResponse:
+    """A write that breaks a constraint (NOT NULL, unique, foreign key): 409."""
+    assert isinstance(exc, ConstraintError)
+    return JSONResponse(
+        {"detail": str(exc), "field": exc.field, "constraint": exc.constraint}, status_code=409
+    )
+
+
+async def request_validation_handler(request: Request, exc: Exception) -> Response:
+    """FastAPI's own 422, rendered with ASCII escapes: its default handler
+    echoes the input, and text with a lone surrogate (``"\\ud800"`` in
+    JSON) cannot be encoded as UTF-8, which would turn the 422 into a 500."""
+    assert isinstance(exc, RequestValidationError)
+    body = json.dumps({"detail": jsonable_encoder(exc.errors())})  # ensure_ascii
+    return Response(body, status_code=422, media_type="application/json")
+
+
+async def unavailable_handler(request: Request, exc: Exception) -> JSONResponse:
+    return JSONResponse({"detail": "the database is unavailable"}, status_code=503)
+
+
 # ---------------------------------------------------------------------------- app
 
 
@@ -406,8 +437,14 @@ def create_app(database_url: str | None = None) -> FastAPI:
         engine.dispose()
 
     app = FastAPI(title="Heroes", lifespan=lifespan)
+    # Starlette picks the handler of the most specific class: QueryError and
+    # ConstraintError are ValidationErrors with handlers of their own.
     app.add_exception_handler(QueryError, query_error_handler)
+    app.add_exception_handler(ConstraintError, constraint_handler)
+    app.add_exception_handler(ValidationError, invalid_value_handler)
     app.add_exception_handler(RecordNotFoundError, not_found_handler)
+    app.add_exception_handler(DatabaseConnectionError, unavailable_handler)
+    app.add_exception_handler(RequestValidationError, request_validation_handler)
     register_sync_routes(app)
     register_async_routes(app)
     return app

@@ -127,3 +127,22 @@ def test_every_hostile_request_gets_a_4xx(client: TestClient, prefix: str) -> No
     not_4xx = {request: status for request, status in answers.items() if not 400 <= status < 500}
     assert not not_4xx, "\n".join(f"{status}: {request}" for request, status in not_4xx.items())
     assert client.get("/heroes", params={"size": 100}).json() == before
+
+
+@pytest.mark.parametrize("prefix", ["", "/async"], ids=["sync", "async"])
+def test_refused_values_name_the_field(client: TestClient, prefix: str) -> None:
+    """The status says whose fault and which field: a value no column of the
+    type can hold is a 422 naming the field (the same on every backend), a
+    NULL for a NOT NULL column a 409 naming the constraint, a boolean on a
+    comparison a 400 naming the parameter."""
+    hero = client.post(f"{prefix}/heroes", json={"name": "Named"}).json()
+    response = client.post(f"{prefix}/heroes", json={"name": "Big", "age": 2**31})
+    assert (response.status_code, response.json()["field"]) == (422, "age")
+    response = client.post(f"{prefix}/heroes", json={"name": "x\x00y"})
+    assert (response.status_code, response.json()["field"]) == (422, "name")
+    response = client.patch(f"{prefix}/heroes/{hero['id']}", json={"name": None})
+    assert response.status_code == 409
+    assert response.json()["constraint"] is not None
+    response = client.get(f"{prefix}/heroes", params={"age__gte": "true"})
+    assert (response.status_code, response.json()["parameter"]) == (400, "age__gte")
+    assert client.get(f"{prefix}/heroes/{hero['id']}").json()["name"] == "Named"
