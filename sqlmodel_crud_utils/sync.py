@@ -44,7 +44,7 @@ from sqlmodel.sql.expression import SelectOfScalar
 from . import _ops
 from ._legacy import legacy_failures, legacy_write, note_failed_write
 from ._translate import database_errors
-from .exceptions import BulkOperationError, RecordNotFoundError
+from .exceptions import BulkOperationError, QueryError, RecordNotFoundError
 from .lookups import mapper_of
 from .mixins import has_soft_scope
 from .query import Q, _soft_options
@@ -386,7 +386,7 @@ def _rows_within_id_list(
     failed (reported as its failure value); shared with the async twin,
     whose v0.1 success flag means "the query ran"."""
     with legacy_failures("get_rows_within_id_list", raise_on_error, _log(), model):
-        ids = list(dict.fromkeys(id_str_list))  # each key once, first-seen order
+        ids = _distinct_keys(id_str_list, model)
         scope = Q(model).soft(_ops.soft_scope(include_deleted))
         rows: list[Any] = []
         for start in range(0, len(ids), _IDS_PER_QUERY):  # under every bind-parameter limit
@@ -394,6 +394,25 @@ def _rows_within_id_list(
             rows += scope.where(**{f"{pk_field}__in": chunk}).all(session_inst)
         return rows
     return None
+
+
+def _distinct_keys(keys: Any, model: type[Any]) -> list[Any]:
+    """Each key of ``keys`` once, in first-seen order; `QueryError` for
+    anything but a collection of keys (a string is one key, not a list of
+    its characters)."""
+    if isinstance(keys, str | bytes) or not isinstance(keys, Iterable):
+        raise QueryError(
+            f"id_str_list must be a list of keys, got {keys!r}",
+            model=model,
+            key="id_str_list",
+            value=keys,
+        )
+    try:
+        return list(dict.fromkeys(keys))
+    except TypeError:
+        raise QueryError(
+            "id_str_list holds a value that cannot be a key", model=model, key="id_str_list"
+        ) from None
 
 
 def update_row(
@@ -421,6 +440,10 @@ def update_row(
     ``Q`` equivalent (set-based, no hooks): ``Q(Hero).where(id=1).update(session, age=41)``.
     """
     mapper_of(model)
+    if not isinstance(data, Mapping):
+        raise QueryError(
+            f"data must be a mapping of field to value, got {data!r}", model=model, key="data"
+        )
     found: list[Any] = []
     with legacy_write("update_row", raise_on_error, session_inst, _log(), model):
         return True, _ops.update_row(session_inst, model, id_str, data, pk_field, found=found)
@@ -509,6 +532,13 @@ def bulk_upsert_mappings(
 
         ok, heroes = bulk_upsert_mappings([{"id": 1, "name": "A"}], session, Hero)
     """
+    if isinstance(payload, str | bytes | Mapping) or not isinstance(payload, Sequence | Iterable):
+        raise QueryError(
+            f"payload must be a list of mappings, got {payload!r}", model=model, key="payload"
+        )
+    payload = list(payload)
+    if not all(isinstance(mapping, Mapping) for mapping in payload):
+        raise QueryError("payload must be a list of mappings", model=model, key="payload")
     with legacy_write("bulk_upsert_mappings", raise_on_error, session_inst, _log(), model):
         try:
             return True, _ops.bulk_upsert_mappings(session_inst, model, payload, pk_fields)

@@ -8,7 +8,6 @@ every backend, sync and async.
 
 from __future__ import annotations
 
-import contextlib
 import decimal
 from typing import Any
 
@@ -29,10 +28,11 @@ from sqlmodel_crud_utils import (
     get_rows_within_id_list,
     update_row,
 )
+from sqlmodel_crud_utils.exceptions import QueryError, UsageError
 from tests.models import Hero
 
 FUZZ = settings(
-    max_examples=25,
+    max_examples=60,
     deadline=None,
     derandomize=True,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
@@ -61,15 +61,23 @@ KEYS = st.one_of(
 
 
 async def outcome(db: Any, functions: tuple[Any, Any], arguments: Any, **kwargs: Any) -> None:
-    """Call the sync or async function with ``arguments(session)``; any
-    exception must be ours, and the session must work afterwards."""
+    """Call the sync or async function with ``arguments(session)``, once
+    with ``raise_on_error=True`` (any exception must be ours) and once
+    without (only our `QueryError` and `UsageError` may escape: v0.1's
+    return conventions hold); the session must work afterwards."""
     sync_function, async_function = functions
-    with contextlib.suppress(SQLModelCRUDError):
-        if db.async_session is None:
-            sync_function(*arguments(db.session), **kwargs)
-        else:
-            await async_function(*arguments(db.async_session), **kwargs)
-    assert await db.run(Q(Hero), "count") >= 0
+    for raise_on_error in (True, False):
+        try:
+            if db.async_session is None:
+                sync_function(*arguments(db.session), raise_on_error=raise_on_error, **kwargs)
+            else:
+                session = db.async_session
+                await async_function(*arguments(session), raise_on_error=raise_on_error, **kwargs)
+        except (QueryError, UsageError):
+            pass
+        except SQLModelCRUDError:
+            assert raise_on_error
+        assert await db.run(Q(Hero), "count") >= 0
 
 
 @FUZZ
