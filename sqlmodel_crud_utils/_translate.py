@@ -29,6 +29,7 @@ from typing import Any, TypeVar
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session
 
+from .coercion import utf8_encodable
 from .exceptions import (
     ConstraintError,
     DatabaseConnectionError,
@@ -219,19 +220,11 @@ def _suspect(error: BaseException | None, given: Mapping[str, Any]) -> str | Non
         if isinstance(value, str):
             if "\x00" in value and "nul" in text:
                 return key
-            if isinstance(error, UnicodeEncodeError) and not _encodable(value):
+            if isinstance(error, UnicodeEncodeError) and not utf8_encodable(value):
                 return key
         elif out_of_range and _is_int(value) and not -(2**31) <= value < 2**31:
             return key
     return None
-
-
-def _encodable(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def _is_int(value: Any) -> bool:

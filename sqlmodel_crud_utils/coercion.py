@@ -51,6 +51,7 @@ __all__ = [
     "numeric_range",
     "positive_int",
     "type_checked",
+    "utf8_encodable",
 ]
 
 #: Values accepted for a column of a Python type, beyond its own instances.
@@ -279,7 +280,13 @@ def integer_range(attr: InstrumentedAttribute[Any]) -> tuple[int, int] | None:
     return -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
 
 
-def _utf8(text: str) -> bool:
+def utf8_encodable(text: str) -> bool:
+    """Whether ``text`` can be encoded as UTF-8 (no lone surrogate).
+
+    Example:
+        >>> utf8_encodable("ok"), utf8_encodable("\\ud800")
+        (True, False)
+    """
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
@@ -343,7 +350,9 @@ def check_storable(
         kind is python_type
         and kind is not float
         and bounds is None
-        and (kind is not str or ("\x00" not in value and (value.isascii() or _utf8(value))))
+        and (
+            kind is not str or ("\x00" not in value and (value.isascii() or utf8_encodable(value)))
+        )
     ):
         return  # the common case: a value of the column's own type
     if value is None or isinstance(value, ClauseElement) or hasattr(value, "__clause_element__"):
@@ -351,7 +360,7 @@ def check_storable(
     problem = None
     if isinstance(value, str) and "\x00" in value:
         problem = "contains a NUL character"
-    elif isinstance(value, str) and not _utf8(value):
+    elif isinstance(value, str) and not utf8_encodable(value):
         problem = "is not valid Unicode text (a lone surrogate)"
     elif (isinstance(value, float) and not math.isfinite(value)) or (
         isinstance(value, decimal.Decimal) and not value.is_finite()
