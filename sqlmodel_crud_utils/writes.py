@@ -105,10 +105,10 @@ def check_row_values(model: type[Any], values: Mapping[str, Any]) -> None:
 
     Example:
         >>> from sqlmodel import Field, SQLModel
-        >>> class Cup(SQLModel, table=True):
+        >>> class Mug(SQLModel, table=True):
         ...     id: int | None = Field(default=None, primary_key=True)
         ...     size: int = 0
-        >>> check_row_values(Cup, {"size": 2**40})  # doctest: +ELLIPSIS
+        >>> check_row_values(Mug, {"size": 2**40})  # doctest: +ELLIPSIS
         Traceback (most recent call last):
         ...
         sqlmodel_crud_utils.exceptions.ValidationError: Validation failed for field 'size': ...
