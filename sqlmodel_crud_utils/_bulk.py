@@ -224,6 +224,8 @@ def insert_data_rows(
     back and propagates.
     Whatever fails, the caller's objects come back as they were handed in:
     transient, with the values they had.
+
+    Example: ``heroes = insert_data_rows(session, [Hero(name="A"), Hero(name="B")])``.
     """
     rows = list(rows)
     for row in rows:

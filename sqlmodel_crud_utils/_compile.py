@@ -13,9 +13,9 @@ SQLAlchemy's compiled-statement cache serves every query of the same shape.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, false, func, select, true
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.dialects import mysql, sqlite
 from sqlalchemy.dialects.postgresql import psycopg as postgresql_psycopg
 from sqlalchemy.engine import Dialect
@@ -35,7 +35,7 @@ from sqlmodel.sql.expression import SelectOfScalar
 from ._compat import construct
 from .coercion import choice
 from .lookups import primary_key_names
-from .scopes import ScopedCriterion, is_soft_delete_model, soft_options, soft_scope_of
+from .scopes import ScopedCriterion, root_criteria, soft_options, soft_scope_of
 
 if TYPE_CHECKING:
     from .query import Q
@@ -108,10 +108,7 @@ def scoped_criteria(q: Q[Any], mode: str | None = None) -> tuple[ColumnElement[b
 
 def root_soft_criteria(q: Q[Any]) -> tuple[ColumnElement[bool], ...]:
     """The soft-delete criterion on ``q``'s own rows, written into WHERE."""
-    if q._soft == "include" or not is_soft_delete_model(q.model):
-        return ()
-    deleted = cast("Any", q.model).is_deleted
-    return (deleted == true(),) if q._soft == "only" else (deleted == false(),)
+    return root_criteria(q.model, q._soft)
 
 
 def select_of(

@@ -119,6 +119,8 @@ def find_row(
     Raises `RecordNotFoundError` when there is none, `MultipleRecordsError`
     when ``pk_field`` is not unique and several match, `QueryError` for an
     unknown field or a value that does not fit it.
+
+    Example: ``hero = find_row(session, Hero, 7)`` (raises when there is no row 7).
     """
     mode: SoftMode = "only" if only_deleted else soft_mode(include_deleted)
     row = Q(model).where(**{pk_field: id_value}).soft(mode).one_or_none(session)
@@ -138,7 +140,10 @@ def _check_soft_model(model: type[Any], operation: str) -> None:
 
 
 def write_row(session: Session, row: Any) -> Any:
-    """Insert ``row`` (fires ``before_create`` / ``after_create``)."""
+    """Insert ``row`` (fires ``before_create`` / ``after_create``).
+
+    Example: ``hero = write_row(session, Hero(name="Deadpond"))``.
+    """
     model = type(row)
     call_hooks(model, "before_create", row)
     check_row_values(model, column_values(row))
@@ -165,6 +170,8 @@ def update_row(
     written. ``before_update`` hooks may rewrite the data. The row, once
     found, is appended to ``found`` (so a caller can report it when the
     update fails; see `_apply_update`).
+
+    Example: ``hero = update_row(session, Hero, 7, {"age": 41})``.
     """
     for key in data:
         parse_field(model, key)
@@ -228,6 +235,8 @@ def delete_row(
 
     A hard delete also finds rows that are already soft-deleted (purging
     them is its purpose).
+
+    Example: ``delete_row(session, Hero, 7, hard=True)``.
     """
     if is_soft_delete_model(model) and not hard:
         return soft_delete_row(session, model, id_value, pk_field)
@@ -241,7 +250,10 @@ def delete_row(
 
 
 def soft_delete_row(session: Session, model: type[Any], id_value: Any, pk_field: str = "id") -> Any:
-    """Flag a live row as deleted (fires ``before_delete`` / ``after_delete``)."""
+    """Flag a live row as deleted (fires ``before_delete`` / ``after_delete``).
+
+    Example: ``soft_delete_row(session, Document, 7)``.
+    """
     _check_soft_model(model, "soft_delete_row")
     row = find_row(session, model, id_value, pk_field)
     call_hooks(type(row), "before_delete", row)
@@ -255,7 +267,10 @@ def soft_delete_row(session: Session, model: type[Any], id_value: Any, pk_field:
 
 def restore_row(session: Session, model: type[Any], id_value: Any, pk_field: str = "id") -> Any:
     """Un-delete a soft-deleted row: an update of the deletion fields, so it
-    fires ``before_update`` (which may rewrite the data) and ``after_update``."""
+    fires ``before_update`` (which may rewrite the data) and ``after_update``.
+
+    Example: ``restore_row(session, Document, 7)``.
+    """
     _check_soft_model(model, "restore_row")
     row = find_row(session, model, id_value, pk_field, only_deleted=True)
     return _apply_update(
@@ -279,6 +294,8 @@ def get_one_or_create(
     the same unique row first, the savepoint is rolled back and the winner's
     row is re-read (with a locking read, so MariaDB's REPEATABLE READ
     snapshot does not hide it) and returned as existing.
+
+    Example: ``team, existed = get_one_or_create(session, Team, {"name": "Avengers"})``.
     """
     values = {key: parse_lookup(model, key).coerce(value) for key, value in lookup.items()}
     for key in values:

@@ -55,6 +55,8 @@ def bulk_upsert_mappings(
     mapping carries are updated on conflict. When the payload repeats a key,
     the last mapping wins. Rows come back through RETURNING where the backend
     has it, otherwise by a re-select on the keys. No hooks fire.
+
+    Example: ``heroes = bulk_upsert_mappings(session, Hero, [{"id": 1, "name": "A"}])``.
     """
     payload = list(payload)
     if not payload:

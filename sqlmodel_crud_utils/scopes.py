@@ -25,7 +25,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, false
+from sqlalchemy import ColumnElement, false, true
 from sqlalchemy.orm import ORMExecuteState, with_loader_criteria
 from sqlalchemy.orm.interfaces import ORMOption, UserDefinedOption
 from sqlalchemy.sql.cache_key import HasCacheKey
@@ -46,6 +46,7 @@ __all__ = [
     "is_soft_delete_model",
     "live_only",
     "live_related_for",
+    "root_criteria",
     "soft_options",
     "soft_scope",
     "soft_scope_of",
@@ -270,7 +271,10 @@ def _joined_soft_targets(model: type[Any], _: str) -> tuple[ORMOption, ...]:
 def soft_options(model: type[Any], mode: str) -> tuple[ORMOption, ...]:
     """Loader criteria keeping soft-deleted rows out of every load of every
     soft-delete model reachable from ``model`` (root, joins, subqueries,
-    eager and lazy relationship loads)."""
+    eager and lazy relationship loads).
+
+    Example: ``select(Hero).options(*soft_options(Hero, "exclude"))``.
+    """
     targets = [target for target in relationship_targets(model) if is_soft_delete_model(target)]
     if not targets:
         return ()
@@ -295,6 +299,20 @@ def soft_options(model: type[Any], mode: str) -> tuple[ORMOption, ...]:
 _LIVE_ONLY = live_only()
 
 
+def root_criteria(model: type[Any], mode: str) -> tuple[ColumnElement[bool], ...]:
+    """The soft-delete criterion on ``model``'s own rows under scope ``mode``
+    (none for ``"include"`` or a model without `SoftDeleteMixin`), for WHERE.
+
+    Example:
+        >>> root_criteria(int, "exclude")
+        ()
+    """
+    if mode == "include" or not is_soft_delete_model(model):
+        return ()
+    deleted = cast("Any", model).is_deleted
+    return (deleted == true(),) if mode == "only" else (deleted == false(),)
+
+
 @dataclass(frozen=True, slots=True)
 class ScopedCriterion:
     """A relationship filter reaching soft-delete models, in the form each
@@ -302,7 +320,10 @@ class ScopedCriterion:
     after ``where()``): ``plain`` as written (``"include"``), ``exclude`` and
     ``only`` with ``is_deleted = false`` inside each EXISTS the loader
     criteria do not reach (every one on SQLAlchemy 2.0; on 2.1 only those
-    over the root model under ``"only"``, whose loader criteria skip it)."""
+    over the root model under ``"only"``, whose loader criteria skip it).
+
+    Example: ``ScopedCriterion(plain, exclude, only).form("include") is plain``.
+    """
 
     plain: ColumnElement[bool]
     exclude: ColumnElement[bool]
@@ -314,14 +335,20 @@ class ScopedCriterion:
 
 def unscoped(root: type[Any], target: type[Any], mode: str) -> bool:
     """Whether rows of ``target`` inside a relationship filter's EXISTS are
-    left unfiltered by the loader criteria of scope ``mode`` on query ``root``."""
+    left unfiltered by the loader criteria of scope ``mode`` on query ``root``.
+
+    Example: ``unscoped(Author, Book, "exclude")`` is ``True`` on SQLAlchemy 2.0.
+    """
     return is_soft_delete_model(target) and (
         not LOADER_CRITERIA_IN_EXISTS or (mode == "only" and target is root)
     )
 
 
 def live_related_for(root: type[Any], mode: str) -> RelatedCriteria:
-    """``is_deleted = false`` for each hop target `unscoped` names."""
+    """``is_deleted = false`` for each hop target `unscoped` names.
+
+    Example: ``lookup.clause("x", live_related_for(Author, "exclude"))``.
+    """
 
     def criteria(target: type[Any]) -> ColumnElement[bool] | None:
         if not unscoped(root, target, mode):
