@@ -1,10 +1,10 @@
 """Building the SQLAlchemy statement from `Q`'s state: a pure function of it.
 
 Criteria (each relationship filter in the form the soft-delete scope
-needs), the scope's loader options, eager-loading options, ``load_only``,
-order and paging are added to a plain ``sqlmodel.select(model)``, values as
-bound parameters, so SQLAlchemy's compiled-statement cache serves every
-query of the same shape.
+needs), the scope's loader options (built in `sqlmodel_crud_utils.scopes`),
+eager-loading options, ``load_only``, order and paging are added to a
+plain ``sqlmodel.select(model)``, values as bound parameters, so
+SQLAlchemy's compiled-statement cache serves every query of the same shape.
 
     >>> sorted(DIALECTS)
     ['mariadb', 'mysql', 'postgresql', 'sqlite']
@@ -13,9 +13,9 @@ query of the same shape.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, false, func, select, true
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.dialects import mysql, sqlite
 from sqlalchemy.dialects.postgresql import psycopg as postgresql_psycopg
 from sqlalchemy.engine import Dialect
@@ -27,37 +27,31 @@ from sqlalchemy.orm import (
     raiseload,
     selectinload,
     subqueryload,
-    with_loader_criteria,
 )
-from sqlalchemy.orm.interfaces import ORMOption
 from sqlalchemy.orm.strategy_options import _AbstractLoad
 from sqlmodel import select as sqlmodel_select
 from sqlmodel.sql.expression import SelectOfScalar
 
-from ._compat import LOADER_CRITERIA_IN_EXISTS, construct
-from ._memo import memoized
+from ._compat import construct
 from .coercion import choice
-from .lookups import RelatedCriteria, mapper_of, relationship_targets
-from .mixins import is_soft_delete_model, live_only, soft_scope, soft_scope_of
+from .lookups import primary_key_names
+from .scopes import ScopedCriterion, root_criteria, soft_options, soft_scope_of
 
 if TYPE_CHECKING:
     from .query import Q
 
+# ``soft_options`` (from `scopes`) stays importable from here for writes.py.
 __all__ = [
     "DIALECTS",
     "LOADERS",
     "Include",
     "Order",
-    "ScopedCriterion",
     "compile_sql",
     "counted",
-    "live_related_for",
-    "primary_key_names",
     "root_soft_criteria",
     "scoped_criteria",
     "select_of",
     "soft_options",
-    "unscoped",
 ]
 
 LOADERS = {
@@ -102,83 +96,6 @@ class Include:
         return option
 
 
-@memoized
-def _primary_key_names(model: type[Any], _: str) -> tuple[str, ...]:
-    mapper = mapper_of(model)
-    return tuple(mapper.get_property_by_column(column).key for column in mapper.primary_key)
-
-
-def primary_key_names(model: type[Any]) -> tuple[str, ...]:
-    """The attribute names of ``model``'s primary key columns."""
-    return _primary_key_names(model, "")
-
-
-@memoized
-def soft_options(model: type[Any], mode: str) -> tuple[ORMOption, ...]:
-    """Loader criteria keeping soft-deleted rows out of every load of every
-    soft-delete model reachable from ``model`` (root, joins, subqueries,
-    eager and lazy relationship loads)."""
-    targets = [target for target in relationship_targets(model) if is_soft_delete_model(target)]
-    if not targets:
-        return ()
-    # marks the statement (and the lazy loads of its rows) as already scoped
-    options: list[ORMOption] = [soft_scope(mode)]
-    if mode == "include":
-        return tuple(options)
-    if mode == "exclude":
-        # one mixin-wide criterion covers every soft-delete model in the
-        # statement: cheaper than one option per reachable model
-        options.append(_LIVE_ONLY)
-        return tuple(options)
-    for target in targets:
-        if mode == "only" and target is model:
-            continue
-        options.append(
-            with_loader_criteria(target, target.is_deleted == false(), include_aliases=True)
-        )
-    return tuple(options)
-
-
-_LIVE_ONLY = live_only()
-
-
-@dataclass(frozen=True, slots=True)
-class ScopedCriterion:
-    """A relationship filter reaching soft-delete models, in the form each
-    scope needs, chosen when the statement is built (``soft()`` may come
-    after ``where()``): ``plain`` as written (``"include"``), ``exclude`` and
-    ``only`` with ``is_deleted = false`` inside each EXISTS the loader
-    criteria do not reach (every one on SQLAlchemy 2.0; on 2.1 only those
-    over the root model under ``"only"``, whose loader criteria skip it)."""
-
-    plain: ColumnElement[bool]
-    exclude: ColumnElement[bool]
-    only: ColumnElement[bool]
-
-    def form(self, mode: str) -> ColumnElement[bool]:
-        return self.plain if mode == "include" else self.exclude if mode == "exclude" else self.only
-
-
-def unscoped(root: type[Any], target: type[Any], mode: str) -> bool:
-    """Whether rows of ``target`` inside a relationship filter's EXISTS are
-    left unfiltered by the loader criteria of scope ``mode`` on query ``root``."""
-    return is_soft_delete_model(target) and (
-        not LOADER_CRITERIA_IN_EXISTS or (mode == "only" and target is root)
-    )
-
-
-def live_related_for(root: type[Any], mode: str) -> RelatedCriteria:
-    """``is_deleted = false`` for each hop target `unscoped` names."""
-
-    def criteria(target: type[Any]) -> ColumnElement[bool] | None:
-        if not unscoped(root, target, mode):
-            return None
-        deleted: ColumnElement[bool] = cast("Any", target).is_deleted == false()
-        return deleted
-
-    return criteria
-
-
 def scoped_criteria(q: Q[Any], mode: str | None = None) -> tuple[ColumnElement[bool], ...]:
     """The criteria of ``q``, each relationship filter in the form scope
     ``mode`` (by default the query's own) needs."""
@@ -191,10 +108,7 @@ def scoped_criteria(q: Q[Any], mode: str | None = None) -> tuple[ColumnElement[b
 
 def root_soft_criteria(q: Q[Any]) -> tuple[ColumnElement[bool], ...]:
     """The soft-delete criterion on ``q``'s own rows, written into WHERE."""
-    if q._soft == "include" or not is_soft_delete_model(q.model):
-        return ()
-    deleted = cast("Any", q.model).is_deleted
-    return (deleted == true(),) if q._soft == "only" else (deleted == false(),)
+    return root_criteria(q.model, q._soft)
 
 
 def select_of(

@@ -40,6 +40,7 @@ from .exceptions import QueryError
 
 __all__ = [
     "MAX_ROWS",
+    "TRUE_WORDS",
     "aware_utc",
     "choice",
     "check_storable",
@@ -62,7 +63,8 @@ _ACCEPTED: dict[type[Any], tuple[type[Any], ...]] = {
     dt.datetime: (dt.date,),
 }
 
-_TRUE_WORDS = frozenset({"1", "true", "t", "yes", "y", "on"})
+#: Words read as ``True`` (case-insensitive) where a bool is expected.
+TRUE_WORDS = frozenset({"1", "true", "t", "yes", "y", "on"})
 _FALSE_WORDS = frozenset({"0", "false", "f", "no", "n", "off"})
 
 
@@ -111,7 +113,7 @@ def _is_enum(python_type: type[Any]) -> bool:
 def _parse(python_type: type[Any], text: str) -> Any:
     if python_type is bool:
         word = text.strip().lower()
-        if word in _TRUE_WORDS:
+        if word in TRUE_WORDS:
             return True
         if word in _FALSE_WORDS:
             return False

@@ -32,10 +32,10 @@ from sqlalchemy import ColumnElement, and_, literal, or_, tuple_
 from sqlalchemy import Enum as SAEnum
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from ._compile import primary_key_names, select_of
+from ._compile import select_of
 from .coercion import MAX_ROWS, positive_int
 from .exceptions import QueryError
-from .lookups import mapper_of, parse_lookup
+from .lookups import mapper_of, parse_lookup, primary_key_names
 from .pagination import CursorPage
 
 if TYPE_CHECKING:

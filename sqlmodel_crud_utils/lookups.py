@@ -59,6 +59,7 @@ __all__ = [
     "parse_lookup",
     "parse_order_key",
     "parse_relationship_path",
+    "primary_key_names",
     "relationship_targets",
 ]
 
@@ -86,6 +87,26 @@ def mapper_of(model: Any) -> Mapper[Any]:
         name = getattr(model, "__name__", repr(model))
         raise QueryError(f"{name} is not a mapped table model", model=None, key=None)
     return mapper
+
+
+@memoized
+def _primary_key_names(model: type[Any], _: str) -> tuple[str, ...]:
+    mapper = mapper_of(model)
+    return tuple(mapper.get_property_by_column(column).key for column in mapper.primary_key)
+
+
+def primary_key_names(model: type[Any]) -> tuple[str, ...]:
+    """The attribute names of ``model``'s primary key columns, in key order
+    (memoized per model; `QueryError` for a class that is not mapped).
+
+    Example:
+        >>> from sqlmodel import Field, SQLModel
+        >>> class Gnu(SQLModel, table=True):
+        ...     id: int | None = Field(default=None, primary_key=True)
+        >>> primary_key_names(Gnu)
+        ('id',)
+    """
+    return _primary_key_names(model, "")
 
 
 def _valid_fields(mapper: Mapper[Any]) -> str:

@@ -44,15 +44,10 @@ from ._compile import (
     LOADERS,
     Include,
     Order,
-    ScopedCriterion,
     compile_sql,
     counted,
     select_of,
 )
-from ._compile import live_related_for as _live_related_for
-from ._compile import primary_key_names as _primary_key_names
-from ._compile import soft_options as _soft_options
-from ._compile import unscoped as _unscoped
 from ._memo import memoized
 from ._sessions import async_session, sync_session, terminal
 from ._translate import translated_rows
@@ -61,7 +56,12 @@ from .exceptions import MultipleRecordsError, QueryError, RecordNotFoundError
 from .keyset import keyset_page
 from .lookups import Lookup, mapper_of, parse_field, parse_lookup, parse_order_key
 from .lookups import parse_relationship_path as _parse_relationship_path
+from .lookups import primary_key_names as _primary_key_names
 from .pagination import CursorPage, Page
+from .scopes import ScopedCriterion
+from .scopes import live_related_for as _live_related_for
+from .scopes import soft_options as _soft_options
+from .scopes import unscoped as _unscoped
 from .stream import a_stream_rows, stream_rows
 from .writes import delete_rows, update_rows
 

@@ -22,9 +22,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from ._compat import SELECTIN_UNDER_YIELD_PER
-from ._compile import primary_key_names, select_of
+from ._compile import select_of
 from .coercion import positive_int
-from .lookups import mapper_of
+from .lookups import mapper_of, primary_key_names
 from .operators import MAX_IN_VALUES
 
 if TYPE_CHECKING:

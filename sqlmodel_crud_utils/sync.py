@@ -1,5 +1,5 @@
 """The v0.1 functions, for a sync `Session`: thin presets over `Q` and the
-shared write layer (`sqlmodel_crud_utils._ops`).
+shared write modules (`_rows`, `_bulk`, `_upsert`).
 
 Parameter names, order, defaults and return conventions are v0.1's, so
 code written for 0.1 runs unchanged:
@@ -41,13 +41,14 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 from sqlmodel.sql.expression import SelectOfScalar
 
-from . import _ops
+from . import _bulk, _rows, _upsert
 from ._legacy import legacy_failures, legacy_write, note_failed_write
 from ._translate import database_errors
+from .coercion import TRUE_WORDS as _TRUE_WORDS
 from .exceptions import BulkOperationError, QueryError, RecordNotFoundError
 from .lookups import mapper_of
-from .mixins import has_soft_scope
 from .query import Q, _soft_options
+from .scopes import has_soft_scope
 from .utils import logger
 
 __all__ = [
@@ -64,8 +65,6 @@ __all__ = [
     "update_row",
     "write_row",
 ]
-
-_TRUE_WORDS = frozenset({"1", "true", "t", "yes", "y", "on"})
 
 #: The logger of the calling module, for a call made through
 #: `sqlmodel_crud_utils.a_sync` (see `_log`).
@@ -177,7 +176,7 @@ def get_one_or_create(
     """
     include = select_in_key if selectin and select_in_key else None
     with legacy_write("get_one_or_create", raise_on_error, session_inst, _log(), model):
-        return _ops.get_one_or_create(
+        return _rows.get_one_or_create(
             session_inst,
             model,
             kwargs,
@@ -200,7 +199,7 @@ def write_row(
     ``Q`` equivalent: none (a plain ``session.add`` + ``commit``).
     """
     with legacy_write("write_row", raise_on_error, session_inst, _log(), type(data_row)):
-        return True, _ops.write_row(session_inst, data_row)
+        return True, _rows.write_row(session_inst, data_row)
     return False, None
 
 
@@ -225,7 +224,7 @@ def insert_data_rows(
     rows = list(data_rows)
     with legacy_write("insert_data_rows", raise_on_error, session_inst, _log()):
         try:
-            written = _ops.insert_data_rows(session_inst, rows, _log())
+            written = _bulk.insert_data_rows(session_inst, rows, _log())
         except BulkOperationError as exc:
             if raise_on_error:
                 raise
@@ -268,7 +267,7 @@ def get_row(
     ``Q`` equivalent: ``Q(Hero).include("team").where(id=1).one_or_none(session)``.
     """
     with legacy_failures("get_row", raise_on_error, _log(), model):
-        query = Q(model).where(**{pk_field: id_str}).soft(_ops.soft_scope(include_deleted))
+        query = Q(model).where(**{pk_field: id_str}).soft(_rows.soft_mode(include_deleted))
         query = _loading(query, selectin, select_in_keys, lazy, lazy_load_keys)
         row = query.one_or_none(session_inst)
         if row is None:
@@ -296,7 +295,7 @@ def _rows_query(
             lookups[key] = f"%{value}%"
         else:
             lookups[key] = value
-    query = Q(model).where(**lookups).soft(_ops.soft_scope(include_deleted))
+    query = Q(model).where(**lookups).soft(_rows.soft_mode(include_deleted))
     if sort_field:
         query = query.order_by(f"-{sort_field}" if sort_desc else sort_field)
     return query
@@ -387,7 +386,7 @@ def _rows_within_id_list(
     whose v0.1 success flag means "the query ran"."""
     with legacy_failures("get_rows_within_id_list", raise_on_error, _log(), model):
         ids = _distinct_keys(id_str_list, model)
-        scope = Q(model).soft(_ops.soft_scope(include_deleted))
+        scope = Q(model).soft(_rows.soft_mode(include_deleted))
         rows: list[Any] = []
         for start in range(0, len(ids), _IDS_PER_QUERY):  # under every bind-parameter limit
             chunk = ids[start : start + _IDS_PER_QUERY]
@@ -446,7 +445,7 @@ def update_row(
         )
     found: list[Any] = []
     with legacy_write("update_row", raise_on_error, session_inst, _log(), model):
-        return True, _ops.update_row(session_inst, model, id_str, data, pk_field, found=found)
+        return True, _rows.update_row(session_inst, model, id_str, data, pk_field, found=found)
     return False, (found[0] if found else None)
 
 
@@ -469,7 +468,7 @@ def delete_row(
     ``Q`` equivalent (set-based, no hooks): ``Q(Hero).where(id=1).delete(session)``.
     """
     with legacy_write("delete_row", raise_on_error, session_inst, _log(), model):
-        _ops.delete_row(session_inst, model, id_str, pk_field, hard)
+        _rows.delete_row(session_inst, model, id_str, pk_field, hard)
         return True
     return False
 
@@ -489,7 +488,7 @@ def soft_delete_row(
         deleted = soft_delete_row(1, session, Document)
     """
     with legacy_write("soft_delete_row", raise_on_error, session_inst, _log(), model):
-        _ops.soft_delete_row(session_inst, model, id_str, pk_field)
+        _rows.soft_delete_row(session_inst, model, id_str, pk_field)
         return True
     return False
 
@@ -510,7 +509,7 @@ def restore_row(
         restored = restore_row(1, session, Document)
     """
     with legacy_write("restore_row", raise_on_error, session_inst, _log(), model):
-        _ops.restore_row(session_inst, model, id_str, pk_field)
+        _rows.restore_row(session_inst, model, id_str, pk_field)
         return True
     return False
 
@@ -541,7 +540,7 @@ def bulk_upsert_mappings(
         raise QueryError("payload must be a list of mappings", model=model, key="payload")
     with legacy_write("bulk_upsert_mappings", raise_on_error, session_inst, _log(), model):
         try:
-            return True, _ops.bulk_upsert_mappings(session_inst, model, payload, pk_fields)
+            return True, _upsert.bulk_upsert_mappings(session_inst, model, payload, pk_fields)
         except SQLAlchemyError as exc:
             if not raise_on_error:
                 raise

@@ -62,6 +62,7 @@ __all__ = [
     "a_transaction",
     "begin_for_the_driver",
     "in_transaction",
+    "keeping_loaded",
     "nested",
     "note_uncontained_failure",
     "transaction",
@@ -336,13 +337,28 @@ async def a_transaction(
 
 
 async def _commit_keeping_loaded(session: AsyncSession) -> None:
-    sync_session = session.sync_session
-    expire = sync_session.expire_on_commit
-    sync_session.expire_on_commit = False
-    try:
+    with keeping_loaded(session.sync_session):
         await session.commit()
+
+
+@contextmanager
+def keeping_loaded(session: Session) -> Iterator[None]:
+    """Commits made in the block do not expire ``session``'s objects
+    (internal; the one place ``expire_on_commit`` is switched): async code
+    cannot reload an expired attribute, and bulk writes should not reload
+    every row they wrote. The session's own setting is restored on exit.
+
+    Example::
+
+        with keeping_loaded(session):
+            session.commit()  # rows keep their loaded values
+    """
+    expire = session.expire_on_commit
+    session.expire_on_commit = False
+    try:
+        yield
     finally:
-        sync_session.expire_on_commit = expire
+        session.expire_on_commit = expire
 
 
 @contextmanager

@@ -13,7 +13,7 @@ from sqlmodel_crud_utils import (
     QueryError,
     RecordNotFoundError,
     TransactionError,
-    _ops,
+    _bulk,
 )
 from tests.legacy_helpers import S, legacy, stored
 from tests.models import City, Hero, Team
@@ -373,7 +373,7 @@ async def test_get_result_from_query(db):
 
 
 async def test_insert_data_rows_failure_in_a_later_batch_retries_every_row(db, monkeypatch):
-    monkeypatch.setattr(_ops, "_ROWS_PER_STATEMENT", 10)  # several batches from 30 rows
+    monkeypatch.setattr(_bulk, "ROWS_PER_STATEMENT", 10)  # several batches from 30 rows
     db.seed(LegacyTag(name="n25"))
     rows = [LegacyTag(name=f"n{i}") for i in range(30)]  # n25 is taken
     ok, result = await legacy(db, "insert_data_rows", rows, S)

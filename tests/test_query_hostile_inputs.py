@@ -22,6 +22,7 @@ from sqlmodel_crud_utils import (
     TransactionError,
     create_async_pooled_engine,
 )
+from sqlmodel_crud_utils.exceptions import ConstraintError
 from sqlmodel_crud_utils.stream import MAX_BATCH_SIZE
 from tests.models import Hero
 from tests.models_query import QItem, QJoinedOwner, QJoinedPet
@@ -176,15 +177,18 @@ async def test_numeric_range_edges_are_accepted(db):
     assert await db.run(Q(QItem).where(price__gt=decimal.Decimal("-99999999.99")), "count") == 1
 
 
-async def test_a_write_the_database_refuses_is_a_transaction_error(db):
+async def test_a_write_the_database_refuses_is_a_constraint_error(db):
     db.seed(Hero(name="h"))
     if db.name == "sqlite":
         with db.backend.engine.connect() as conn:
             if not conn.exec_driver_sql("PRAGMA foreign_keys").scalar():
                 pytest.skip("this SQLite engine does not enforce foreign keys")
-    with pytest.raises(TransactionError, match="Hero: update failed") as info:
+    with pytest.raises(ConstraintError, match="Hero: ") as info:
         await db.run(Q(Hero), "update", team_id=999_999)
+    assert isinstance(info.value, TransactionError)  # what 0.2.0 callers catch
+    assert info.value.constraint is not None
     assert info.value.__cause__ is not None
+    assert await db.run(Q(Hero), "count") == 1  # the session was rolled back and works
 
 
 def seed_owners(db):

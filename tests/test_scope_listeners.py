@@ -87,7 +87,7 @@ def test_no_session_listeners_until_a_mixin_model_is_mapped() -> None:
         from sqlalchemy.orm import Session
         from sqlmodel import Field, SQLModel, create_engine, select
         import sqlmodel_crud_utils
-        from sqlmodel_crud_utils import mixins
+        from sqlmodel_crud_utils import _listeners, scopes
 
         class Plain(SQLModel, table=True):
             id: int | None = Field(default=None, primary_key=True)
@@ -101,8 +101,8 @@ def test_no_session_listeners_until_a_mixin_model_is_mapped() -> None:
 
         def installed():
             return (
-                event.contains(Session, "do_orm_execute", mixins._scope_relationship_loads),
-                event.contains(Session, "before_flush", mixins._stamp_before_flush),
+                event.contains(Session, "do_orm_execute", scopes._scope_relationship_loads),
+                event.contains(Session, "before_flush", _listeners._stamp_before_flush),
             )
 
         before = installed()

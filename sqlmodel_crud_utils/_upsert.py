@@ -1,0 +1,181 @@
+"""`bulk_upsert_mappings`: dialect-correct upserts, one statement per chunk.
+
+``INSERT .. ON CONFLICT DO UPDATE`` on SQLite and PostgreSQL, ``INSERT ..
+ON DUPLICATE KEY UPDATE`` on MySQL/MariaDB, written once against a sync
+`Session`; set-based, so no hooks fire. `AuditMixin` columns are stamped
+in the statement itself.
+
+    >>> sorted(_UPSERT_INSERTS)
+    ['mariadb', 'mysql', 'postgresql', 'sqlite']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, cast
+
+from sqlalchemy import tuple_
+from sqlalchemy.dialects import mysql, postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from ._bulk import ROWS_PER_STATEMENT
+from ._rows import write_scope
+from .audit import audit_update_values, current_user, is_audit_model, utc_now
+from .exceptions import QueryError
+from .lookups import parse_field
+from .query import Q
+
+__all__ = ["bulk_upsert_mappings"]
+
+#: ORM bulk INSERTs leave ``None`` values out (so server defaults apply);
+#: an upsert writes what the mapping says, NULL included.
+_NULLS_AS_GIVEN = {"render_nulls": True}
+
+_UPSERT_INSERTS = {
+    "sqlite": sqlite.insert,
+    "postgresql": postgresql.insert,
+    "mysql": mysql.insert,
+    "mariadb": mysql.insert,
+}
+
+
+def bulk_upsert_mappings(
+    session: Session,
+    model: type[Any],
+    payload: Sequence[Mapping[str, Any]],
+    pk_fields: Sequence[str] | None = None,
+) -> list[Any]:
+    """Insert or update ``payload`` (dicts of field values) keyed on
+    ``pk_fields`` and return the upserted rows.
+
+    One parameterised ``INSERT .. ON CONFLICT DO UPDATE`` (SQLite,
+    PostgreSQL) or ``INSERT .. ON DUPLICATE KEY UPDATE`` (MySQL/MariaDB) is
+    executed per chunk with the chunk's mappings as parameters (executemany);
+    chunks stay below the backend's bound-parameter limit. Only the fields a
+    mapping carries are updated on conflict. When the payload repeats a key,
+    the last mapping wins. Rows come back through RETURNING where the backend
+    has it, otherwise by a re-select on the keys. No hooks fire.
+
+    Example: ``heroes = bulk_upsert_mappings(session, Hero, [{"id": 1, "name": "A"}])``.
+    """
+    payload = list(payload)
+    if not payload:
+        return []
+    key_fields = list(pk_fields or ["id"])
+    key_columns = [parse_field(model, name) for name in key_fields]
+    dialect = session.connection().dialect  # connected: server capabilities known
+    make_insert = _UPSERT_INSERTS.get(dialect.name)
+    if make_insert is None:
+        raise QueryError(
+            f"bulk_upsert_mappings does not support the {dialect.name!r} dialect",
+            model=model,
+            key="dialect",
+        )
+    groups = _group_by_fields(model, payload, key_fields)
+    limit = int(getattr(dialect, "insertmanyvalues_max_parameters", 32000) or 32000)
+    returning = bool(dialect.insert_returning)
+    rows: list[Any] = []
+    with write_scope(session, bulk=True):
+        for fields, mappings in groups.items():
+            stmt = _upsert_statement(make_insert, model, fields, key_fields, key_columns)
+            size = max(1, min(ROWS_PER_STATEMENT, limit // max(1, len(fields))))
+            for start in range(0, len(mappings), size):
+                chunk = mappings[start : start + size]
+                if returning:
+                    rows.extend(
+                        session.scalars(
+                            stmt.returning(model),
+                            chunk,
+                            execution_options={"populate_existing": True, **_NULLS_AS_GIVEN},
+                        ).all()
+                    )
+                else:
+                    session.execute(stmt, chunk, execution_options=_NULLS_AS_GIVEN)
+                    rows.extend(_reselect(session, model, key_columns, key_fields, chunk))
+    return rows
+
+
+def _group_by_fields(
+    model: type[Any], payload: list[Mapping[str, Any]], key_fields: list[str]
+) -> dict[tuple[str, ...], list[Mapping[str, Any]]]:
+    """Mappings grouped by their field set (each group is one statement
+    shape), de-duplicated on the key (last wins), fields validated once."""
+    latest: dict[tuple[Any, ...], Mapping[str, Any]] = {}
+    try:
+        for mapping in payload:
+            latest[tuple(mapping[name] for name in key_fields)] = mapping
+    except KeyError as exc:
+        raise QueryError(
+            f"every mapping needs the key field(s) {key_fields}", model=model, key=str(exc)
+        ) from None
+    groups: dict[tuple[str, ...], list[Mapping[str, Any]]] = {}
+    for mapping in latest.values():
+        groups.setdefault(tuple(mapping), []).append(mapping)
+    for fields in groups:
+        for name in fields:
+            parse_field(model, name)
+    return groups
+
+
+def _upsert_statement(
+    make_insert: Any,
+    model: type[Any],
+    fields: tuple[str, ...],
+    key_fields: list[str],
+    key_columns: list[Any],
+) -> Any:
+    """The upsert for one field set. For `AuditMixin` models the audit
+    columns the mappings leave out are stamped in the statement itself (no
+    per-row work): inserted rows get ``created_at`` = now and the
+    `acting_as` user as ``created_by`` (``updated_at`` stays ``None``, as
+    for any new row); updated rows
+    get ``updated_at`` = now and ``updated_by`` (when there is a user), as
+    `Q.update` does. A mapping's own value wins in both branches."""
+    stmt = make_insert(model)
+    if is_audit_model(model):
+        stmt = stmt.values(**_audit_insert_values(fields))
+    updated = [name for name in fields if name not in key_fields]
+    if hasattr(stmt, "on_duplicate_key_update"):
+        changes = {name: stmt.inserted[name] for name in updated}
+        if not changes:
+            return stmt.on_duplicate_key_update(
+                {name: stmt.inserted[name] for name in key_fields[:1]}
+            )
+        return stmt.on_duplicate_key_update(audit_update_values(model, changes))
+    if not updated:
+        # a no-op update rather than DO NOTHING, so RETURNING reports the
+        # existing rows too
+        first = key_fields[0]
+        return stmt.on_conflict_do_update(
+            index_elements=key_columns, set_={first: stmt.excluded[first]}
+        )
+    changes = {name: stmt.excluded[name] for name in updated}
+    return stmt.on_conflict_do_update(
+        index_elements=key_columns, set_=audit_update_values(model, changes)
+    )
+
+
+def _audit_insert_values(fields: tuple[str, ...]) -> dict[str, Any]:
+    now = utc_now()
+    user = current_user()
+    stamps: dict[str, Any] = {"created_at": now}
+    if user is not None:
+        stamps["created_by"] = user
+    return {name: value for name, value in stamps.items() if name not in fields}
+
+
+def _reselect(
+    session: Session,
+    model: type[Any],
+    key_columns: list[Any],
+    key_fields: list[str],
+    chunk: list[Mapping[str, Any]],
+) -> list[Any]:
+    if len(key_columns) == 1:
+        criterion = key_columns[0].in_([mapping[key_fields[0]] for mapping in chunk])
+    else:
+        keys = [tuple(mapping[name] for name in key_fields) for mapping in chunk]
+        criterion = tuple_(*key_columns).in_(keys)
+    stmt = Q(model).soft("include").statement.where(criterion)
+    result = session.execute(stmt, execution_options={"populate_existing": True})
+    return cast("list[Any]", result.scalars().all())
