@@ -578,20 +578,19 @@ class Q(Generic[M]):
         Example: ``hero = Q(Hero).get(session, 1)``
         """
         with terminal(session, "get", self.model):
-            mapper = mapper_of(self.model)
-            columns = mapper.primary_key
+            keys = _primary_key_names(self.model)
             values = pk if isinstance(pk, tuple) else (pk,)
-            if len(values) != len(columns):
+            if len(values) != len(keys):
                 raise QueryError(
-                    f"primary key has {len(columns)} column(s), got {pk!r}",
+                    f"primary key has {len(keys)} column(s), got {pk!r}",
                     model=self.model,
                     key="pk",
                     value=pk,
                 )
-            criteria = []
-            for column, value in zip(columns, values, strict=True):
-                attribute = parse_field(self.model, mapper.get_property_by_column(column).key)
-                criteria.append(attribute == parse_lookup(self.model, attribute.key).coerce(value))
+            criteria = [
+                parse_field(self.model, key) == parse_lookup(self.model, key).coerce(value)
+                for key, value in zip(keys, values, strict=True)
+            ]
             stmt = self._select(ordering=False, paging=False).where(*criteria)
             return cast("M | None", self._execute(session, stmt).first())
 

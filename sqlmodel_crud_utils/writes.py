@@ -32,9 +32,10 @@ from sqlalchemy import ColumnElement, delete, update
 from sqlalchemy.orm import Session
 
 from ._compile import root_soft_criteria, scoped_criteria, soft_options
+from .audit import audit_update_values, current_user, utc_now
 from .exceptions import QueryError, ValidationError
 from .lookups import parse_field, parse_lookup
-from .mixins import audit_update_values, current_user, is_soft_delete_model, utc_now
+from .scopes import is_soft_delete_model
 
 if TYPE_CHECKING:
     from .query import Q
