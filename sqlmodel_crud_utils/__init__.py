@@ -24,12 +24,16 @@ from .a_sync import write_row as a_write_row
 from .connection import create_async_pooled_engine, create_pooled_engine
 from .exceptions import (
     BulkOperationError,
+    ConstraintError,
+    DatabaseConnectionError,
     MultipleRecordsError,
     QueryError,
+    QueryExecutionError,
     RecordNotFoundError,
     SessionTypeError,
     SQLModelCRUDError,
     TransactionError,
+    UsageError,
     ValidationError,
 )
 from .hooks import Hook, clear_hooks, get_hooks, register_hook, unregister_hook
@@ -58,17 +62,21 @@ __version__ = "0.2.0"
 __all__ = [
     "AuditMixin",
     "BulkOperationError",
+    "ConstraintError",
+    "DatabaseConnectionError",
     "CursorPage",
     "Hook",
     "MultipleRecordsError",
     "Page",
     "Q",
     "QueryError",
+    "QueryExecutionError",
     "RecordNotFoundError",
     "SQLModelCRUDError",
     "SessionTypeError",
     "SoftDeleteMixin",
     "TransactionError",
+    "UsageError",
     "UTCDateTime",
     "ValidationError",
     "__version__",

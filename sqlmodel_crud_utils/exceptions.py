@@ -412,8 +412,9 @@ def _hide_password(url: str | None) -> str | None:
 
 
 class DatabaseConnectionError(SQLModelCRUDError):
-    """The database could not be reached (upstream v0.2's name; the library
-    itself reports database failures as `TransactionError`).
+    """The connection to the database was lost or could not be had (the
+    pool timed out): raised by `Q` terminals and by the legacy functions
+    with ``raise_on_error=True``. v0.2's name and constructor.
 
     Attributes:
         database_url: the URL, with any password masked.
@@ -451,9 +452,11 @@ class DatabaseConnectionError(SQLModelCRUDError):
 
 
 class QueryExecutionError(SQLModelCRUDError):
-    """A query failed to execute (upstream v0.2's name; the library itself
-    reports database failures as `TransactionError`). The query text is cut
-    to 200 characters in the message.
+    """The database refused a statement of a `Q` terminal for a reason that
+    is not the caller's data or the connection (those are `ValidationError`,
+    `ConstraintError`, `DatabaseConnectionError`); the legacy functions
+    report such failures as `TransactionError`. v0.2's name and constructor;
+    the query text is cut to 200 characters in the message.
 
     Attributes:
         query: the query text, when given.
