@@ -169,6 +169,9 @@ class Q(Generic[M]):
         criteria: list[_Criterion] = []
         for group in groups:
             plain = join([lookup.clause(value) for lookup, value in group])
+            if not any(lookup.hops for lookup, _ in group):  # no relationship: nothing to scope
+                criteria.append(plain)
+                continue
             exclude, only = (self._scoped_form(group, join, mode) for mode in ("exclude", "only"))
             if exclude is None and only is None:
                 criteria.append(plain)
