@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 
 import sqlalchemy
 from sqlalchemy.ext import compiler as _compiler
+from sqlalchemy.orm import attributes as _attributes
 from sqlalchemy.util import concurrency as _concurrency
 from sqlalchemy.util.concurrency import in_greenlet as _in_greenlet
 
@@ -36,6 +37,9 @@ _await: Any = getattr(_concurrency, "await_", None) or _concurrency.await_only
 
 #: ``sqlalchemy.ext.compiler.compiles``, typed (2.0 leaves it unannotated).
 compiles: Callable[..., Callable[[_F], _F]] = _compiler.compiles
+
+#: ``sqlalchemy.orm.attributes.set_committed_value``, typed (2.0 leaves it unannotated).
+set_committed_value: Callable[[Any, str, Any], None] = _attributes.set_committed_value
 
 
 def construct(cls: type[_T], *args: Any, **kwargs: Any) -> _T:
@@ -57,6 +61,7 @@ __all__ = [
     "compiles",
     "construct",
     "in_greenlet",
+    "set_committed_value",
 ]
 
 _major, _minor = sqlalchemy.__version__.split(".")[:2]

@@ -25,9 +25,8 @@ from typing import Any
 from sqlalchemy import inspect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import set_committed_value
 
-from ._compat import in_greenlet
+from ._compat import in_greenlet, set_committed_value
 from ._memo import memoized
 from .exceptions import QueryError, RecordNotFoundError, TransactionError
 from .hooks import call_hooks
