@@ -143,7 +143,10 @@ def translated(
     if isinstance(exc, sa_exc.TimeoutError) or (
         isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated
     ):
-        return DatabaseConnectionError(f"database connection lost: {first_line(exc)}")
+        return DatabaseConnectionError(
+            f"database connection lost: {first_line(exc)}",
+            original_error=exc if isinstance(exc, Exception) else None,
+        )
     given = _values(exc, values)
     if isinstance(exc, sa_exc.IntegrityError):
         constraint, column = _constraint(exc.orig)
