@@ -9,8 +9,10 @@ exceptions, mixins, transactions and hooks.
 '0.2.0'
 """
 
+from .a_sync import bulk_update_rows as a_bulk_update_rows
 from .a_sync import bulk_upsert_mappings as a_bulk_upsert_mappings
 from .a_sync import delete_row as a_delete_row
+from .a_sync import delete_rows_within_id_list as a_delete_rows_within_id_list
 from .a_sync import get_one_or_create as a_get_one_or_create
 from .a_sync import get_result_from_query as a_get_result_from_query
 from .a_sync import get_row as a_get_row
@@ -21,6 +23,7 @@ from .a_sync import restore_row as a_restore_row
 from .a_sync import soft_delete_row as a_soft_delete_row
 from .a_sync import update_row as a_update_row
 from .a_sync import write_row as a_write_row
+from .builder import AsyncQueryBuilder, QueryBuilder
 from .connection import create_async_pooled_engine, create_pooled_engine
 from .exceptions import (
     BulkOperationError,
@@ -37,13 +40,23 @@ from .exceptions import (
     ValidationError,
 )
 from .hooks import Hook, clear_hooks, get_hooks, register_hook, unregister_hook
-from .mixins import AuditMixin, SoftDeleteMixin, UTCDateTime, acting_as, live_only, with_deleted
+from .mixins import (
+    AuditMixin,
+    SoftDeleteMixin,
+    TimestampMixin,
+    UTCDateTime,
+    acting_as,
+    live_only,
+    with_deleted,
+)
 from .operators import register_lookup
 from .pagination import CursorPage, Page
 from .query import Q
 from .sync import (
+    bulk_update_rows,
     bulk_upsert_mappings,
     delete_row,
+    delete_rows_within_id_list,
     get_one_or_create,
     get_result_from_query,
     get_row,
@@ -60,6 +73,7 @@ from .transactions import a_transaction, in_transaction, transaction
 __version__ = "0.2.0"
 
 __all__ = [
+    "AsyncQueryBuilder",
     "AuditMixin",
     "BulkOperationError",
     "ConstraintError",
@@ -69,19 +83,23 @@ __all__ = [
     "MultipleRecordsError",
     "Page",
     "Q",
+    "QueryBuilder",
     "QueryError",
     "QueryExecutionError",
     "RecordNotFoundError",
     "SQLModelCRUDError",
     "SessionTypeError",
     "SoftDeleteMixin",
+    "TimestampMixin",
     "TransactionError",
     "UTCDateTime",
     "UsageError",
     "ValidationError",
     "__version__",
+    "a_bulk_update_rows",
     "a_bulk_upsert_mappings",
     "a_delete_row",
+    "a_delete_rows_within_id_list",
     "a_get_one_or_create",
     "a_get_result_from_query",
     "a_get_row",
@@ -94,11 +112,13 @@ __all__ = [
     "a_update_row",
     "a_write_row",
     "acting_as",
+    "bulk_update_rows",
     "bulk_upsert_mappings",
     "clear_hooks",
     "create_async_pooled_engine",
     "create_pooled_engine",
     "delete_row",
+    "delete_rows_within_id_list",
     "get_hooks",
     "get_one_or_create",
     "get_result_from_query",

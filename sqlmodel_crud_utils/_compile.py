@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import BindParameter, ColumnElement, Integer, func, select
 from sqlalchemy.dialects import mysql, sqlite
 from sqlalchemy.dialects.postgresql import psycopg as postgresql_psycopg
 from sqlalchemy.engine import Dialect
@@ -33,9 +33,10 @@ from sqlmodel import select as sqlmodel_select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from ._compat import construct
+from ._criteria import Binder, LookupCriterion, literal_binder
 from .coercion import choice
 from .lookups import primary_key_names
-from .scopes import ScopedCriterion, root_criteria, soft_options, soft_scope_of
+from .scopes import root_criteria, soft_options, soft_scope_of
 
 if TYPE_CHECKING:
     from .query import Q
@@ -46,6 +47,8 @@ __all__ = [
     "LOADERS",
     "Include",
     "Order",
+    "LIMIT",
+    "OFFSET",
     "compile_sql",
     "counted",
     "root_soft_criteria",
@@ -74,11 +77,14 @@ DIALECTS: dict[str, Dialect] = {
 @dataclass(frozen=True, slots=True)
 class Order:
     """One sort key of a query: the expression, its model column (``None``
-    for an expression over several), and whether it is descending."""
+    for an expression over several), whether it is descending, and whether
+    the same key gives the same object every time (a field name or column
+    attribute: the query can then be served by a statement template)."""
 
     expression: Any
     column: InstrumentedAttribute[Any] | None
     descending: bool
+    reusable: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,14 +102,21 @@ class Include:
         return option
 
 
-def scoped_criteria(q: Q[Any], mode: str | None = None) -> tuple[ColumnElement[bool], ...]:
-    """The criteria of ``q``, each relationship filter in the form scope
-    ``mode`` (by default the query's own) needs."""
+def scoped_criteria(
+    q: Q[Any], mode: str | None = None, bind: Binder = literal_binder
+) -> tuple[ColumnElement[bool], ...]:
+    """The criteria of ``q`` in the form scope ``mode`` (by default the
+    query's own) needs, lookup values bound by ``bind``."""
     mode = q._soft if mode is None else mode
-    return tuple(
-        criterion.form(mode) if isinstance(criterion, ScopedCriterion) else criterion
-        for criterion in q._criteria
-    )
+    criteria: list[ColumnElement[bool]] = []
+    index = 0
+    for criterion in q._criteria:
+        if isinstance(criterion, LookupCriterion):
+            criteria.append(criterion.clause(mode, bind, index))
+            index += len(criterion.values)
+        else:
+            criteria.append(criterion)
+    return tuple(criteria)
 
 
 def root_soft_criteria(q: Q[Any]) -> tuple[ColumnElement[bool], ...]:
@@ -111,15 +124,30 @@ def root_soft_criteria(q: Q[Any]) -> tuple[ColumnElement[bool], ...]:
     return root_criteria(q.model, q._soft)
 
 
+#: The placeholders of a statement template's LIMIT and OFFSET (bound
+#: parameters, as SQLAlchemy binds an ``int`` limit).
+LIMIT = BindParameter("q_limit", type_=Integer())
+OFFSET = BindParameter("q_offset", type_=Integer())
+
+
 def select_of(
-    q: Q[Any], *, loading: bool = True, ordering: bool = True, paging: bool = True
+    q: Q[Any],
+    *,
+    loading: bool = True,
+    ordering: bool = True,
+    paging: bool = True,
+    bind: Binder = literal_binder,
 ) -> SelectOfScalar[Any]:
     """The ``Select`` of ``q``; ``loading``, ``ordering`` and ``paging``
-    leave out loader options, ORDER BY and LIMIT/OFFSET."""
+    leave out loader options, ORDER BY and LIMIT/OFFSET. ``bind`` binds
+    the lookup values; with `placeholder_binder` (a statement template)
+    LIMIT and OFFSET are the placeholders `LIMIT` and `OFFSET` too."""
     stmt = sqlmodel_select(q.model) if q._base is None else q._base
     # a caller's statement that already carries a soft-delete scope keeps it
     kept_scope = None if q._base is None else soft_scope_of(q._base)
-    criteria = scoped_criteria(q, kept_scope) + (root_soft_criteria(q) if q._soft == "only" else ())
+    criteria = scoped_criteria(q, kept_scope, bind) + (
+        root_soft_criteria(q) if q._soft == "only" else ()
+    )
     if criteria:
         stmt = stmt.where(*criteria)
     options: tuple[Any, ...] = () if kept_scope is not None else soft_options(q.model, q._soft)
@@ -133,10 +161,11 @@ def select_of(
     if ordering and q._order:
         stmt = stmt.order_by(*(order.expression for order in q._order))
     if paging:
+        literal = bind is literal_binder
         if q._limit is not None:
-            stmt = stmt.limit(q._limit)
+            stmt = stmt.limit(q._limit if literal else LIMIT)
         if q._offset:
-            stmt = stmt.offset(q._offset)
+            stmt = stmt.offset(q._offset if literal else OFFSET)
     return stmt
 
 

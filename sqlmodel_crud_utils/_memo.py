@@ -35,12 +35,12 @@ import functools
 import threading
 import weakref
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import event
 from sqlalchemy.orm import Mapper
 
-__all__ = ["MEMO_SIZE", "clear_memos", "memo_sizes", "memoized"]
+__all__ = ["MEMO_SIZE", "clear_memos", "memo_sizes", "memoized", "remembered"]
 
 #: Most keys each memo keeps per model.
 MEMO_SIZE = 512
@@ -74,21 +74,42 @@ def memoized(function: Callable[[type[Any], Any], _R]) -> Callable[[type[Any], A
         3
     """
     qualified = f"{function.__module__}.{function.__qualname__}"
-    attribute = "_sqlmodel_crud_utils_memo_" + qualified.replace(".", "_").replace("<", "_")
+    lookup = functools.partial(remembered, memo_attribute(qualified), function)
+    return cast("Callable[[type[Any], Any], _R]", functools.update_wrapper(lookup, function))
 
-    @functools.wraps(function)
-    def lookup(model: type[Any], key: Any) -> _R:
-        try:
-            memo = getattr(model, attribute)  # a class attribute: served by the type cache
-            if memo.owner is model:
-                return memo[key]  # type: ignore[no-any-return]
-        except (AttributeError, KeyError, TypeError):
-            pass
-        result = function(model, key)  # validates model and key, raising before any store
-        _store(model, attribute, key, result)
-        return result
 
-    return lookup
+def memo_attribute(name: str) -> str:
+    """The class attribute holding the memo ``name`` (a qualified name).
+
+    Example:
+        >>> memo_attribute("pkg.templates")
+        '_sqlmodel_crud_utils_memo_pkg_templates'
+    """
+    return "_sqlmodel_crud_utils_memo_" + name.replace(".", "_").replace("<", "_")
+
+
+def remembered(
+    attribute: str, compute: Callable[[type[Any], Any], _R], model: type[Any], key: Any
+) -> _R:
+    """The value of ``key`` in ``model``'s memo ``attribute`` (see
+    `memo_attribute`), ``compute(model, key)`` stored on a miss.
+
+    Example:
+        >>> class Crate: ...
+        >>> remembered(memo_attribute("doc.sizes"), lambda model, key: 1, Crate, "a")
+        1
+        >>> remembered(memo_attribute("doc.sizes"), lambda model, key: 2, Crate, "a")
+        1
+    """
+    try:
+        memo = getattr(model, attribute)  # a class attribute: served by the type cache
+        if memo.owner is model:
+            return memo[key]  # type: ignore[no-any-return]
+    except (AttributeError, KeyError, TypeError):
+        pass
+    result = compute(model, key)  # validates model and key, raising before any store
+    _store(model, attribute, key, result)
+    return result
 
 
 def _store(model: type[Any], attribute: str, key: Any, result: Any) -> None:

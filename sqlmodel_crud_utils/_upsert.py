@@ -11,7 +11,7 @@ in the statement itself.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, cast
 
 from sqlalchemy import tuple_
@@ -22,7 +22,7 @@ from ._bulk import ROWS_PER_STATEMENT
 from ._rows import write_scope
 from .audit import audit_update_values, current_user, is_audit_model, utc_now
 from .exceptions import QueryError
-from .lookups import parse_field
+from .lookups import mapper_of, parse_field
 from .query import Q
 
 __all__ = ["bulk_upsert_mappings"]
@@ -44,9 +44,16 @@ def bulk_upsert_mappings(
     model: type[Any],
     payload: Sequence[Mapping[str, Any]],
     pk_fields: Sequence[str] | None = None,
+    update_columns: Sequence[str] | None = None,
 ) -> list[Any]:
     """Insert or update ``payload`` (dicts of field values) keyed on
     ``pk_fields`` and return the upserted rows.
+
+    ``update_columns`` restricts what a conflict updates to those fields
+    (field names, as for ``pk_fields``); ``None``: every field a mapping
+    carries. It is checked before any statement (`QueryError`): a non-empty
+    list of field names of the model, none of them a key field, each set
+    by at least one mapping; repeated names count once.
 
     One parameterised ``INSERT .. ON CONFLICT DO UPDATE`` (SQLite,
     PostgreSQL) or ``INSERT .. ON DUPLICATE KEY UPDATE`` (MySQL/MariaDB) is
@@ -59,10 +66,20 @@ def bulk_upsert_mappings(
     Example: ``heroes = bulk_upsert_mappings(session, Hero, [{"id": 1, "name": "A"}])``.
     """
     payload = list(payload)
-    if not payload:
-        return []
     key_fields = list(pk_fields or ["id"])
     key_columns = [parse_field(model, name) for name in key_fields]
+    only = None if update_columns is None else _update_columns(model, update_columns, key_fields)
+    if only is not None:
+        unset = [name for name in only if not any(name in mapping for mapping in payload)]
+        if unset:
+            raise QueryError(
+                f"update_columns names {', '.join(map(repr, unset))}, which no mapping sets",
+                model=model,
+                key="update_columns",
+                value=unset,
+            )
+    if not payload:
+        return []
     dialect = session.connection().dialect  # connected: server capabilities known
     make_insert = _UPSERT_INSERTS.get(dialect.name)
     if make_insert is None:
@@ -77,7 +94,7 @@ def bulk_upsert_mappings(
     rows: list[Any] = []
     with write_scope(session, bulk=True):
         for fields, mappings in groups.items():
-            stmt = _upsert_statement(make_insert, model, fields, key_fields, key_columns)
+            stmt = _upsert_statement(make_insert, model, fields, key_fields, key_columns, only)
             size = max(1, min(ROWS_PER_STATEMENT, limit // max(1, len(fields))))
             for start in range(0, len(mappings), size):
                 chunk = mappings[start : start + size]
@@ -93,6 +110,46 @@ def bulk_upsert_mappings(
                     session.execute(stmt, chunk, execution_options=_NULLS_AS_GIVEN)
                     rows.extend(_reselect(session, model, key_columns, key_fields, chunk))
     return rows
+
+
+def _update_columns(
+    model: type[Any], update_columns: Any, key_fields: list[str]
+) -> tuple[str, ...]:
+    """``update_columns`` checked (see `bulk_upsert_mappings`), each once."""
+    if isinstance(update_columns, str | bytes) or not isinstance(update_columns, Iterable):
+        raise QueryError(
+            f"update_columns must be a list of field names, got {update_columns!r}",
+            model=model,
+            key="update_columns",
+            value=update_columns,
+        )
+    names = list(update_columns)
+    if not names or not all(isinstance(name, str) for name in names):
+        raise QueryError(
+            f"update_columns must be a non-empty list of field names, got {names!r}",
+            model=model,
+            key="update_columns",
+            value=names,
+        )
+    unknown = [name for name in names if name not in mapper_of(model).column_attrs]
+    if unknown:
+        raise QueryError(
+            f"update_columns names unknown fields of {model.__name__}: "
+            f"{', '.join(map(repr, unknown))}",
+            model=model,
+            key="update_columns",
+            value=unknown,
+        )
+    keys = [name for name in names if name in key_fields]
+    if keys:
+        raise QueryError(
+            f"Conflict-target (key) fields cannot be in update_columns: "
+            f"{', '.join(map(repr, keys))}",
+            model=model,
+            key="update_columns",
+            value=keys,
+        )
+    return tuple(dict.fromkeys(names))
 
 
 def _group_by_fields(
@@ -123,8 +180,10 @@ def _upsert_statement(
     fields: tuple[str, ...],
     key_fields: list[str],
     key_columns: list[Any],
+    only: tuple[str, ...] | None = None,
 ) -> Any:
-    """The upsert for one field set. For `AuditMixin` models the audit
+    """The upsert for one field set, updating ``only`` those fields on a
+    conflict (``None``: every field but the keys). For `AuditMixin` models the audit
     columns the mappings leave out are stamped in the statement itself (no
     per-row work): inserted rows get ``created_at`` = now and the
     `acting_as` user as ``created_by`` (``updated_at`` stays ``None``, as
@@ -134,7 +193,10 @@ def _upsert_statement(
     stmt = make_insert(model)
     if is_audit_model(model):
         stmt = stmt.values(**_audit_insert_values(fields))
-    updated = [name for name in fields if name not in key_fields]
+    if only is None:
+        updated = [name for name in fields if name not in key_fields]
+    else:
+        updated = [name for name in only if name in fields]
     if hasattr(stmt, "on_duplicate_key_update"):
         changes = {name: stmt.inserted[name] for name in updated}
         if not changes:

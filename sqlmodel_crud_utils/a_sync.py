@@ -48,6 +48,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from . import sync
+from .builder import AsyncQueryBuilder as AsyncQueryBuilder  # upstream 0.4 exports it here
 from .utils import logger
 
 _T = TypeVar("_T")
@@ -83,8 +84,10 @@ async def _run(session: AsyncSession, call: Callable[[Session], _T]) -> _T:
 
 
 __all__ = [
+    "bulk_update_rows",
     "bulk_upsert_mappings",
     "delete_row",
+    "delete_rows_within_id_list",
     "get_one_or_create",
     "get_result_from_query",
     "get_row",
@@ -381,6 +384,7 @@ async def bulk_upsert_mappings(
     session_inst: AsyncSession,
     model: type[Any],
     pk_fields: list[str] | None = None,
+    update_columns: Sequence[str] | None = None,
     *,
     raise_on_error: bool = False,
 ) -> tuple[bool, list[Any]]:
@@ -394,6 +398,47 @@ async def bulk_upsert_mappings(
     return await _run(
         session_inst,
         lambda s: sync.bulk_upsert_mappings(
-            payload, s, model, pk_fields, raise_on_error=raise_on_error
+            payload, s, model, pk_fields, update_columns, raise_on_error=raise_on_error
+        ),
+    )
+
+
+async def bulk_update_rows(
+    id_str_list: Iterable[Any],
+    data: Mapping[str, Any],
+    session_inst: AsyncSession,
+    model: type[Any],
+    pk_field: str = "id",
+    chunk_size: int = 500,
+) -> tuple[bool, int]:
+    """Async twin of `sqlmodel_crud_utils.sync.bulk_update_rows` (same parameters and
+    return values), running it through ``AsyncSession.run_sync``.
+
+    Example: ``ok, count = await a_bulk_update_rows([1, 2], {"age": 40}, session, Hero)``
+    """
+    return await _run(
+        session_inst,
+        lambda s: sync.bulk_update_rows(id_str_list, data, s, model, pk_field, chunk_size),
+    )
+
+
+async def delete_rows_within_id_list(
+    id_str_list: Iterable[Any],
+    session_inst: AsyncSession,
+    model: type[Any],
+    pk_field: str = "id",
+    chunk_size: int = 500,
+    soft: bool = False,
+    deleted_by: str | None = None,
+) -> tuple[bool, int]:
+    """Async twin of `sqlmodel_crud_utils.sync.delete_rows_within_id_list` (same
+    parameters and return values), running it through ``AsyncSession.run_sync``.
+
+    Example: ``ok, count = await a_delete_rows_within_id_list([1, 2], session, Hero)``
+    """
+    return await _run(
+        session_inst,
+        lambda s: sync.delete_rows_within_id_list(
+            id_str_list, s, model, pk_field, chunk_size, soft, deleted_by
         ),
     )

@@ -25,16 +25,22 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 from sqlmodel import Field
 
+from ._compat import compiles
 from .types import UTCDateTime
 
 __all__ = [
     "AuditMixin",
+    "TimestampMixin",
+    "UTCNow",
     "acting_as",
     "audit_update_values",
     "current_user",
     "is_audit_model",
+    "is_timestamp_model",
     "utc_now",
 ]
 
@@ -137,6 +143,82 @@ class AuditMixin:
     updated_by: str | None = Field(default=None, max_length=100)
 
 
+class UTCNow(FunctionElement[dt.datetime]):
+    """The database's current time in UTC, as SQL (a column's
+    ``server_default``): ``CURRENT_TIMESTAMP`` on SQLite (UTC text) and
+    PostgreSQL (``TIMESTAMP WITH TIME ZONE``), ``UTC_TIMESTAMP(6)`` on
+    MySQL/MariaDB, whose ``CURRENT_TIMESTAMP`` is in the session's zone.
+
+    Example:
+        >>> from sqlalchemy.dialects import mysql, sqlite
+        >>> [str(UTCNow().compile(dialect=d.dialect())) for d in (mysql, sqlite)]
+        ['UTC_TIMESTAMP(6)', 'CURRENT_TIMESTAMP']
+    """
+
+    type = UTCDateTime()
+    inherit_cache = True
+
+
+@compiles(UTCNow)
+def _current_timestamp(element: UTCNow, compiler: SQLCompiler, **kw: Any) -> str:
+    return "CURRENT_TIMESTAMP"
+
+
+@compiles(UTCNow, "mysql")
+@compiles(UTCNow, "mariadb")
+def _utc_timestamp(element: UTCNow, compiler: SQLCompiler, **kw: Any) -> str:
+    return "UTC_TIMESTAMP(6)"
+
+
+class TimestampMixin:
+    """When a row was created and last changed (upstream 0.4's mixin):
+    ``created_at`` and ``updated_at`` (`UTCDateTime`, NOT NULL), both set
+    when a row is inserted, and ``updated_at`` again on every update.
+
+    Every write path stamps them, and the database does too: the object
+    has both from its construction; an insert that leaves them out (a Core
+    ``insert()``, ``bulk_insert_mappings``) gets the column default, and SQL
+    that bypasses SQLAlchemy (a raw ``INSERT``) the server default
+    (`UTCNow`); an update gets ``updated_at`` = now from an ORM flush, `Q.update`,
+    the legacy writes, `bulk_update_rows`, a `bulk_upsert_mappings`
+    conflict, and any Core ``update()`` (column ``onupdate``). A value you
+    set yourself wins. Use `AuditMixin` instead for who made the change
+    (and an ``updated_at`` that is ``None`` until the first update).
+
+    Example:
+        >>> from sqlmodel import Field, SQLModel
+        >>> class Stamp(SQLModel, TimestampMixin, table=True):
+        ...     id: int | None = Field(default=None, primary_key=True)
+        >>> stamp = Stamp()
+        >>> stamp.updated_at >= stamp.created_at, stamp.updated_at.tzinfo
+        (True, datetime.timezone.utc)
+    """
+
+    created_at: dt.datetime = Field(
+        default_factory=utc_now,
+        sa_type=UTCDateTime,
+        nullable=False,
+        index=True,
+        sa_column_kwargs={"default": utc_now, "server_default": UTCNow()},
+    )
+    updated_at: dt.datetime = Field(
+        default_factory=utc_now,
+        sa_type=UTCDateTime,
+        nullable=False,
+        sa_column_kwargs={"default": utc_now, "onupdate": utc_now, "server_default": UTCNow()},
+    )
+
+
+def is_timestamp_model(model: Any) -> bool:
+    """Whether ``model`` uses `TimestampMixin`.
+
+    Example:
+        >>> is_timestamp_model(TimestampMixin), is_timestamp_model(AuditMixin)
+        (True, False)
+    """
+    return isinstance(model, type) and issubclass(model, TimestampMixin)
+
+
 def is_audit_model(model: Any) -> bool:
     """Whether ``model`` uses `AuditMixin`.
 
@@ -150,7 +232,8 @@ def is_audit_model(model: Any) -> bool:
 def audit_update_values(model: Any, values: dict[str, Any]) -> dict[str, Any]:
     """``values`` for a set-based ``UPDATE`` of ``model``, plus
     ``updated_at`` (now) and ``updated_by`` (the `acting_as` user, if any)
-    for `AuditMixin` models, unless ``values`` already sets them.
+    for `AuditMixin` models (``updated_at`` only for `TimestampMixin`
+    ones), unless ``values`` already sets them.
 
     Example:
         >>> with acting_as("ada"):
@@ -158,6 +241,8 @@ def audit_update_values(model: Any, values: dict[str, Any]) -> dict[str, Any]:
         >>> sorted(stamped), stamped["updated_by"]
         (['title', 'updated_at', 'updated_by'], 'ada')
     """
+    if is_timestamp_model(model):
+        return {"updated_at": utc_now(), **values}
     if not is_audit_model(model):
         return values
     stamped = dict(values)

@@ -143,8 +143,10 @@ class MultipleRecordsError(SQLModelCRUDError):
         super().__init__(message)
 
 
-class ValidationError(SQLModelCRUDError):
-    """Input that the library refuses before it reaches the database.
+class ValidationError(SQLModelCRUDError, ValueError):
+    """Input that the library refuses before it reaches the database (or
+    that the database refused); also a ``ValueError``, as Python's own bad
+    values are and as upstream 0.4 raises for bad arguments.
 
     Attributes:
         field: the field at fault, when one is.

@@ -26,8 +26,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, and_, inspect
+from sqlalchemy import BindParameter, ColumnElement, and_, inspect
 from sqlalchemy.orm import InstrumentedAttribute, Mapper, RelationshipProperty
+from sqlalchemy.sql import ClauseElement, operators
 
 from ._memo import memoized
 from .coercion import (
@@ -145,6 +146,8 @@ class Lookup:
             ``SMALLINT`` / ``BIGINT``); for a ``NUMERIC(p, s)`` column, its
             range; ``None`` for other columns.
         operator: the registered `Operator` building the clause.
+        bind_key, bind_type: the name and SQL type of a bound value of the
+            column (what ``column == value`` binds; see `bind`).
 
     Example:
         >>> from sqlmodel import Field, SQLModel
@@ -166,6 +169,8 @@ class Lookup:
     int_range: tuple[Any, Any] | None = None
     type_checked: bool = True
     operator: Operator | None = None
+    bind_key: str = ""
+    bind_type: Any = None
 
     def coerce(self, value: Any) -> Any:
         """Coerce one value to this lookup's column type (see `coerce_value`)
@@ -236,6 +241,22 @@ class Lookup:
             'ant.id < :id_1'
         """
         condition = cast("Operator", self.operator).build(self, value)
+        return self.through_hops(condition, related_criteria)
+
+    def through_hops(
+        self, condition: ColumnElement[bool], related_criteria: RelatedCriteria | None = None
+    ) -> ColumnElement[bool]:
+        """``condition`` on the last model, reached from `model` through
+        `hops` (an EXISTS per relationship; ``related_criteria`` as in `clause`).
+
+        Example:
+            >>> from sqlmodel import Field, SQLModel
+            >>> class Emu(SQLModel, table=True):
+            ...     id: int | None = Field(default=None, primary_key=True)
+            >>> lookup = parse_lookup(Emu, "id")
+            >>> lookup.through_hops(Emu.id > 1) is not None
+            True
+        """
         for hop in reversed(self.hops):
             extra = related_criteria(hop.target) if related_criteria else None
             if extra is not None:
@@ -245,6 +266,65 @@ class Lookup:
             else:
                 condition = hop.attribute.has(condition)
         return condition
+
+    def bind(self, value: Any, operator: Callable[..., Any] = operators.eq) -> Any:
+        """``value`` as the operand of ``column <operator> value``: a bound
+        parameter named after the column and typed as SQLAlchemy types it
+        (`compared_type`), a list for ``IN`` as one expanding parameter; a
+        SQL expression (``Hero.id``, ``func.now()``) as itself.
+
+        Example:
+            >>> from sqlmodel import Field, SQLModel
+            >>> class Okapi(SQLModel, table=True):
+            ...     id: int | None = Field(default=None, primary_key=True)
+            >>> parse_lookup(Okapi, "id").bind(3).value
+            3
+        """
+        if is_expression(value):
+            return value
+        return BindParameter(
+            self.bind_key,
+            value,
+            type_=self.compared_type(operator, value),
+            unique=True,
+            expanding=operator in EXPANDING,
+        )
+
+    def compared_type(self, operator: Callable[..., Any], value: Any) -> Any:
+        """The SQL type of a bound ``value`` compared by ``operator`` with
+        the column: the column's type, or the one it picks for that value
+        (``coerce_compared_value``: a ``datetime`` against a ``DATE``
+        column stays a ``DATETIME``), as ``column <operator> value`` does.
+
+        Example:
+            >>> from sqlmodel import Field, SQLModel
+            >>> class Ibex(SQLModel, table=True):
+            ...     id: int | None = Field(default=None, primary_key=True)
+            >>> from sqlalchemy import Float
+            >>> isinstance(parse_lookup(Ibex, "id").compared_type(operators.gt, 2.5), Float)
+            True
+        """
+        if operator in EXPANDING:
+            value = value[0] if value else None
+        return self.bind_type.coerce_compared_value(operator, value)
+
+
+#: The operators whose operand is a list bound as one expanding parameter.
+EXPANDING = frozenset({operators.in_op, operators.not_in_op})
+
+
+def is_expression(value: Any) -> bool:
+    """Whether ``value`` is (or, for a list, holds) a SQL expression rather
+    than a value to bind.
+
+    Example:
+        >>> from sqlalchemy import func
+        >>> is_expression(func.now()), is_expression([1, func.now()]), is_expression(3)
+        (True, True, False)
+    """
+    if isinstance(value, list | tuple):
+        return any(is_expression(item) for item in value)
+    return isinstance(value, ClauseElement) or hasattr(value, "__clause_element__")
 
 
 def _check_name(model: type[Any], key: str, name: str) -> None:
@@ -386,6 +466,8 @@ def _lookup(
         integer_range(column) or numeric_range(column),
         type_checked(column),
         operator,
+        getattr(expression := column.expression, "key", None) or field,
+        expression.type,
     )
 
 

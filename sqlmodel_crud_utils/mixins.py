@@ -25,10 +25,13 @@ from __future__ import annotations
 from . import _listeners  # noqa: F401  (installs the session listeners, see there)
 from .audit import (
     AuditMixin,
+    TimestampMixin,
+    UTCNow,
     acting_as,
     audit_update_values,
     current_user,
     is_audit_model,
+    is_timestamp_model,
     utc_now,
 )
 from .scopes import INCLUDE_DELETED as INCLUDE_DELETED
@@ -46,13 +49,16 @@ from .types import UTCDateTime
 __all__ = [
     "AuditMixin",
     "SoftDeleteMixin",
+    "TimestampMixin",
     "UTCDateTime",
+    "UTCNow",
     "acting_as",
     "audit_update_values",
     "current_user",
     "has_soft_scope",
     "is_audit_model",
     "is_soft_delete_model",
+    "is_timestamp_model",
     "live_only",
     "soft_scope",
     "soft_scope_of",

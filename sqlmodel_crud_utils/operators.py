@@ -18,11 +18,12 @@ operator from this registry, so a column named like an operator
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import ColumnElement
+from sqlalchemy.sql import operators
 
 from ._memo import clear_memos
 from .coercion import coerce_value
@@ -35,8 +36,10 @@ if TYPE_CHECKING:
 __all__ = [
     "MAX_IN_VALUES",
     "OPERATORS",
+    "Bind",
     "LookupBuilder",
     "Operator",
+    "Parameterised",
     "get_operator",
     "operator_names",
     "register_lookup",
@@ -46,6 +49,43 @@ __all__ = [
 #: Builds the clause of one lookup: called with the parsed `Lookup` (its
 #: ``column``, ``key``, ``model``, and ``coerce`` for values) and the value.
 LookupBuilder = Callable[["Lookup", Any], "ColumnElement[bool]"]
+
+#: ``bind(index, operator)``: value ``index`` of a prepared lookup as the
+#: operand of SQLAlchemy ``operator`` (``operators.eq``, ``operators.in_op``,
+#: ...): a bound parameter typed as ``column <operator> value`` would type
+#: it (a list for ``IN`` as one expanding parameter), or the value itself
+#: when it is a SQL expression.
+Bind = Callable[[int, Callable[..., Any]], Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Parameterised:
+    """A built-in operator in two steps, so that one statement serves every
+    value of a query shape (see `sqlmodel_crud_utils._templates`).
+
+    Attributes:
+        prepare: ``prepare(lookup, value) -> (shape, values)``: checks and
+            converts the value (raising `QueryError`) into what changes the
+            SQL (``shape``: ``None`` for ``IS NULL``, the flag of ``isnull``)
+            and the values to bind.
+        render: ``render(lookup, shape, bind) -> clause``: the clause, each
+            value the operand made by ``bind(index, operator)`` (see `Bind`).
+
+    Example:
+        >>> get_operator("gt").parameterised is not None
+        True
+    """
+
+    prepare: Callable[[Lookup, Any], tuple[Hashable, tuple[Any, ...]]]
+    render: Callable[[Lookup, Hashable, Bind], ColumnElement[bool]]
+
+    def build(self, lookup: Lookup, value: Any) -> ColumnElement[bool]:
+        """The clause with ``value`` bound: the operator's `LookupBuilder`."""
+        shape, values = self.prepare(lookup, value)
+        return self.render(
+            lookup, shape, lambda index, expanding: lookup.bind(values[index], expanding)
+        )
+
 
 #: Most values an ``in`` / ``not_in`` lookup takes: each is a bound parameter,
 #: and SQLite allows 32,766 per statement (PostgreSQL and MySQL 65,535).
@@ -60,6 +100,8 @@ class Operator:
         name: what follows the last ``__`` in a key (``"icontains"``).
         build: the `LookupBuilder` making the clause.
         types: the column Python types it applies to (``None``: every column).
+        parameterised: for the built-ins, the operator in two steps (see
+            `Parameterised`); ``None`` for operators added with `register_lookup`.
 
     Example:
         >>> get_operator("gte").types is None, get_operator("like").types
@@ -69,6 +111,7 @@ class Operator:
     name: str
     build: LookupBuilder
     types: tuple[type[Any], ...] | None = None
+    parameterised: Parameterised | None = None
 
     def applies_to(self, python_type: type[Any] | None) -> bool:
         """Whether a column of ``python_type`` takes this operator: ``types``
@@ -227,14 +270,18 @@ def _pattern(lookup: Lookup, value: Any) -> str:
     return pattern
 
 
-def _isnull(lookup: Lookup, value: Any) -> ColumnElement[bool]:
+_BOUND = "bound"  # the shape of a lookup whose value is a parameter
+_ESCAPE = "/"
+
+
+def _flag(lookup: Lookup, value: Any) -> bool:
     flag = coerce_value(bool, value, model=lookup.model, key=lookup.key)
     if not isinstance(flag, bool):
         raise _refuse(lookup, value, "true or false")
-    return lookup.column.is_(None) if flag else lookup.column.is_not(None)
+    return flag
 
 
-def _between(lookup: Lookup, value: Any) -> ColumnElement[bool]:
+def _pair(lookup: Lookup, value: Any) -> tuple[Any, Any]:
     if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
         raise _refuse(lookup, value, "a pair (low, high)")
     pair = list(value)
@@ -245,47 +292,118 @@ def _between(lookup: Lookup, value: Any) -> ColumnElement[bool]:
             key=lookup.key,
             value=value,
         )
-    return lookup.column.between(_ordered(lookup, pair[0]), _ordered(lookup, pair[1]))
+    return _ordered(lookup, pair[0]), _ordered(lookup, pair[1])
+
+
+def _equality(lookup: Lookup, value: Any) -> tuple[Hashable, tuple[Any, ...]]:
+    """``None`` and booleans are written into the SQL (``IS NULL``,
+    ``= true``), as SQLAlchemy writes them; other values are bound."""
+    coerced = lookup.coerce(value)
+    if coerced is None or isinstance(coerced, bool):
+        return coerced, ()
+    return _BOUND, (coerced,)
+
+
+def _compared(op: Callable[..., Any]) -> Parameterised:
+    """``eq`` / ``ne``: ``column == value``, ``None`` as ``IS NULL``."""
+
+    def render(lookup: Lookup, shape: Hashable, bind: Bind) -> ColumnElement[bool]:
+        clause: ColumnElement[bool] = op(lookup.column, bind(0, op) if shape == _BOUND else shape)
+        return clause
+
+    return Parameterised(_equality, render)
+
+
+def _ordering(op: Callable[..., Any]) -> Parameterised:
+    """``lt`` ... ``gte``: never ``None`` or a boolean."""
+
+    def render(lookup: Lookup, _: Hashable, bind: Bind) -> ColumnElement[bool]:
+        clause: ColumnElement[bool] = op(lookup.column, bind(0, op))
+        return clause
+
+    return Parameterised(lambda lookup, value: (_BOUND, (_ordered(lookup, value),)), render)
+
+
+def _membership(op: Callable[..., Any]) -> Parameterised:
+    """``in`` / ``not_in``: the list is one expanding parameter."""
+
+    def render(lookup: Lookup, _: Hashable, bind: Bind) -> ColumnElement[bool]:
+        clause: ColumnElement[bool] = op(lookup.column, bind(0, op))
+        return clause
+
+    return Parameterised(lambda lookup, value: (_BOUND, (_values(lookup, value),)), render)
+
+
+_ISNULL = Parameterised(
+    lambda lookup, value: (_flag(lookup, value), ()),
+    lambda lookup, flag, _: lookup.column.is_(None) if flag else lookup.column.is_not(None),
+)
+
+_BETWEEN = Parameterised(
+    lambda lookup, value: (_BOUND, _pair(lookup, value)),
+    # SQLAlchemy types the bounds of BETWEEN as operands of ``and_``
+    lambda lookup, _, bind: lookup.column.between(bind(0, operators.and_), bind(1, operators.and_)),
+)
+
+
+def _pattern_operator(method: str) -> Parameterised:
+    """``like`` / ``ilike``: the value is the pattern, as given."""
+
+    def render(lookup: Lookup, _: Hashable, bind: Bind) -> ColumnElement[bool]:
+        return cast(
+            "ColumnElement[bool]", getattr(lookup.column, method)(bind(0, operators.like_op))
+        )
+
+    return Parameterised(lambda lookup, value: (_BOUND, (_pattern(lookup, value),)), render)
+
+
+def _escaped(lookup: Lookup, value: Any) -> tuple[Hashable, tuple[Any, ...]]:
+    """The value with ``%``, ``_`` and the escape character made literal
+    (what SQLAlchemy's ``autoescape=True`` does to a literal string)."""
+    text = _text(lookup, value)
+    text = (
+        text.replace(_ESCAPE, _ESCAPE * 2).replace("%", _ESCAPE + "%").replace("_", _ESCAPE + "_")
+    )
+    return _BOUND, (text,)
+
+
+def _substring_operator(method: str) -> Parameterised:
+    """``contains`` and the like: ``%`` and ``_`` in the value are literal."""
+
+    def render(lookup: Lookup, _: Hashable, bind: Bind) -> ColumnElement[bool]:
+        clause: ColumnElement[bool] = getattr(lookup.column, method)(
+            bind(0, operators.like_op), escape=_ESCAPE
+        )
+        return clause
+
+    return Parameterised(_escaped, render)
 
 
 _TEXT = (str,)
 
 
-def _pattern_builder(method: str) -> LookupBuilder:
-    """``like`` / ``ilike``: the value is the pattern, as given."""
-
-    def build(lookup: Lookup, value: Any) -> ColumnElement[bool]:
-        return cast("ColumnElement[bool]", getattr(lookup.column, method)(_pattern(lookup, value)))
-
-    return build
-
-
-def _substring_builder(method: str) -> LookupBuilder:
-    """``contains`` and the like: ``%`` and ``_`` in the value are literal."""
-
-    def build(lookup: Lookup, value: Any) -> ColumnElement[bool]:
-        clause = getattr(lookup.column, method)(_text(lookup, value), autoescape=True)
-        return cast("ColumnElement[bool]", clause)
-
-    return build
+def _parameterised(
+    name: str, form: Parameterised, types: tuple[type[Any], ...] | None = None
+) -> Operator:
+    return Operator(name, form.build, types, form)
 
 
 _BUILT_IN: dict[str, Operator] = {
     operator.name: operator
     for operator in (
-        Operator("eq", lambda lookup, value: lookup.column == lookup.coerce(value)),
-        Operator("ne", lambda lookup, value: lookup.column != lookup.coerce(value)),
-        Operator("lt", lambda lookup, value: lookup.column < _ordered(lookup, value)),
-        Operator("lte", lambda lookup, value: lookup.column <= _ordered(lookup, value)),
-        Operator("gt", lambda lookup, value: lookup.column > _ordered(lookup, value)),
-        Operator("gte", lambda lookup, value: lookup.column >= _ordered(lookup, value)),
-        Operator("in", lambda lookup, value: lookup.column.in_(_values(lookup, value))),
-        Operator("not_in", lambda lookup, value: lookup.column.not_in(_values(lookup, value))),
-        Operator("isnull", _isnull),
-        Operator("between", _between),
-        *(Operator(name, _pattern_builder(name), _TEXT) for name in ("like", "ilike")),
+        _parameterised("eq", _compared(operators.eq)),
+        _parameterised("ne", _compared(operators.ne)),
+        _parameterised("lt", _ordering(operators.lt)),
+        _parameterised("lte", _ordering(operators.le)),
+        _parameterised("gt", _ordering(operators.gt)),
+        _parameterised("gte", _ordering(operators.ge)),
+        _parameterised("in", _membership(operators.in_op)),
+        _parameterised("not_in", _membership(operators.not_in_op)),
+        _parameterised("isnull", _ISNULL),
+        _parameterised("between", _BETWEEN),
+        *(_parameterised(name, _pattern_operator(name), _TEXT) for name in ("like", "ilike")),
         *(
-            Operator(name, _substring_builder(name), _TEXT)
+            _parameterised(name, _substring_operator(name), _TEXT)
             for name in (
                 "contains",
                 "icontains",
@@ -305,4 +423,4 @@ _BUILT_IN: dict[str, Operator] = {
 OPERATORS: frozenset[str] = frozenset(_BUILT_IN)
 
 for _operator in _BUILT_IN.values():
-    register_lookup(_operator.name, _operator.build, types=_operator.types)
+    _replace(_operator.name, _operator)

@@ -27,11 +27,11 @@ loader as `stream` through ``run_sync``, one batch at a time.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any, Generic, Literal, TypeVar, cast, get_args
 
-from sqlalchemy import ColumnElement, and_, not_, or_, select
+from sqlalchemy import ColumnElement, and_, select
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute, Session
@@ -48,20 +48,19 @@ from ._compile import (
     counted,
     select_of,
 )
+from ._criteria import LookupCriterion
 from ._memo import memoized
 from ._sessions import async_session, sync_session, terminal
+from ._templates import runnable
 from ._translate import translated_rows
 from .coercion import MAX_ROWS, choice, positive_int
 from .exceptions import MultipleRecordsError, QueryError, RecordNotFoundError
 from .keyset import keyset_page
-from .lookups import Lookup, mapper_of, parse_field, parse_lookup, parse_order_key
+from .lookups import mapper_of, parse_field, parse_lookup, parse_order_key
 from .lookups import parse_relationship_path as _parse_relationship_path
 from .lookups import primary_key_names as _primary_key_names
 from .pagination import CursorPage, Page
-from .scopes import ScopedCriterion
-from .scopes import live_related_for as _live_related_for
 from .scopes import soft_options as _soft_options
-from .scopes import unscoped as _unscoped
 from .stream import a_stream_rows, stream_rows
 from .writes import delete_rows, update_rows
 
@@ -75,19 +74,7 @@ Strategy = Literal["selectin", "joined", "subquery", "lazy", "raise"]
 
 _SOFT_MODES: frozenset[str] = frozenset(get_args(SoftMode))
 
-_Criterion = ColumnElement[bool] | ScopedCriterion
-
-
-def _single(clauses: list[ColumnElement[bool]]) -> ColumnElement[bool]:
-    return clauses[0]
-
-
-def _any_of(clauses: list[ColumnElement[bool]]) -> ColumnElement[bool]:
-    return or_(*clauses)
-
-
-def _none_of(clauses: list[ColumnElement[bool]]) -> ColumnElement[bool]:
-    return not_(and_(*clauses))
+_Criterion = ColumnElement[bool] | LookupCriterion
 
 
 @memoized
@@ -104,12 +91,21 @@ def _joined_by_default(model: type[Any], _: str) -> bool:
     return any(rel.lazy == "joined" for rel in mapper_of(model).relationships)
 
 
+def _selects_entity(stmt: Any) -> bool:
+    """Whether ``stmt`` selects whole entities (rows that `unique` may
+    merge only when they are the same object), not columns."""
+    description = stmt.column_descriptions[0] if stmt.column_descriptions else {}
+    return description.get("entity") is not None and description.get("type") is description.get(
+        "entity"
+    )
+
+
 @memoized
 def _string_order(model: type[Any], key: str) -> Order:
     """The sort key for ``"age"`` / ``"-age"``, built once per model and key
     (SQLAlchemy expressions are immutable, so one can serve every query)."""
     column, descending = parse_order_key(model, key)
-    return Order(column.desc() if descending else column, column, descending)
+    return Order(column.desc() if descending else column, column, descending, reusable=True)
 
 
 # Not slotted: on Python < 3.12 a frozen *slotted* dataclass breaks
@@ -157,48 +153,6 @@ class Q(Generic[M]):
         state.update(changes)
         return clone
 
-    def _lookup_criteria(
-        self,
-        lookups: dict[str, Any],
-        combine: Callable[[list[ColumnElement[bool]]], ColumnElement[bool]] | None = None,
-    ) -> list[_Criterion]:
-        """One criterion per lookup, or (with ``combine``) one for them all."""
-        parsed = [(parse_lookup(self.model, key), value) for key, value in lookups.items()]
-        groups = [parsed] if combine is not None else [[item] for item in parsed]
-        join = combine or _single
-        criteria: list[_Criterion] = []
-        for group in groups:
-            plain = join([lookup.clause(value) for lookup, value in group])
-            if not any(lookup.hops for lookup, _ in group):  # no relationship: nothing to scope
-                criteria.append(plain)
-                continue
-            exclude, only = (self._scoped_form(group, join, mode) for mode in ("exclude", "only"))
-            if exclude is None and only is None:
-                criteria.append(plain)
-            else:
-                criteria.append(
-                    ScopedCriterion(
-                        plain,
-                        plain if exclude is None else exclude,
-                        plain if only is None else only,
-                    )
-                )
-        return criteria
-
-    def _scoped_form(
-        self,
-        group: list[tuple[Lookup, Any]],
-        join: Callable[[list[ColumnElement[bool]]], ColumnElement[bool]],
-        mode: str,
-    ) -> ColumnElement[bool] | None:
-        """``group`` with ``is_deleted = false`` in the EXISTS clauses that
-        scope ``mode`` leaves unfiltered; ``None`` when there are none."""
-        targets = {hop.target for lookup, _ in group for hop in lookup.hops}
-        if not any(_unscoped(self.model, target, mode) for target in targets):
-            return None
-        related = _live_related_for(self.model, mode)
-        return join([lookup.clause(value, related) for lookup, value in group])
-
     def where(self, *clauses: Any, **lookups: Any) -> Q[M]:
         """AND SQLAlchemy boolean clauses and ``field__op=value`` lookups onto the query.
 
@@ -234,7 +188,8 @@ class Q(Generic[M]):
                     key="where",
                     value=clause,
                 ) from exc
-        built.extend(self._lookup_criteria(lookups))
+        if lookups:
+            built.append(LookupCriterion.of(self.model, lookups, "and"))
         if not built:
             return self
         return self._with(
@@ -256,7 +211,7 @@ class Q(Generic[M]):
         if not lookups:
             return self
         return self._with(
-            _criteria=self._criteria + tuple(self._lookup_criteria(lookups, _any_of)),
+            _criteria=self._criteria + (LookupCriterion.of(self.model, lookups, "or"),),
             _filters=self._filters + (("any", lookups),),
         )
 
@@ -278,7 +233,7 @@ class Q(Generic[M]):
         if not lookups:
             return self
         return self._with(
-            _criteria=self._criteria + tuple(self._lookup_criteria(lookups, _none_of)),
+            _criteria=self._criteria + (LookupCriterion.of(self.model, lookups, "not"),),
             _filters=self._filters + (("not", lookups),),
         )
 
@@ -311,7 +266,7 @@ class Q(Generic[M]):
                     key="order_by",
                     value=key,
                 )
-            return Order(key, key, False)
+            return Order(key, key, False, reusable=True)
         if isinstance(key, UnaryExpression) and key.modifier in (
             operators.desc_op,
             operators.asc_op,
@@ -511,13 +466,26 @@ class Q(Generic[M]):
 
     # ------------------------------------------------------------ sync terminals
 
-    def _execute(self, session: Session, stmt: Any) -> Any:
-        result = session.execute(stmt).scalars()
-        if _joined_by_default(self.model, "") or any(
-            include.strategy == "joined" for include in self._includes
+    def _execute(self, session: Session, stmt: Any, params: dict[str, Any] | None = None) -> Any:
+        if self._base is not None and len(self._base.column_descriptions) > 1:
+            # a caller's statement of several columns (legacy ``stmnt=``): its rows
+            return session.execute(stmt, params)
+        result = session.execute(stmt, params).scalars()
+        if (
+            _joined_by_default(self.model, "")
+            or any(include.strategy == "joined" for include in self._includes)
+            or (self._base is not None and _selects_entity(self._base))
         ):
+            # joined eager loads of collections need unique(); a caller's
+            # statement may carry them in its own options
             result = result.unique()
         return result
+
+    def _run(self, session: Session, limit: int | None = None) -> Any:
+        """The rows of this query (at most ``limit``), through its shape's
+        statement template where it has one (see `sqlmodel_crud_utils._templates`)."""
+        q = self if limit is None else self._with(_limit=limit)
+        return self._execute(session, *runnable(q))
 
     def all(self, session: Session) -> list[M]:
         """Every row the query matches.
@@ -525,7 +493,7 @@ class Q(Generic[M]):
         Example: ``heroes = Q(Hero).where(age__gt=30).all(session)``
         """
         with terminal(session, "all", self.model):
-            return cast("list[M]", self._execute(session, self._select()).all())
+            return cast("list[M]", self._run(session).all())
 
     def first(self, session: Session) -> M | None:
         """The first row, or ``None``.
@@ -534,7 +502,7 @@ class Q(Generic[M]):
         """
         with terminal(session, "first", self.model):
             limit = 1 if self._limit is None else min(1, self._limit)
-            return cast("M | None", self._execute(session, self._select().limit(limit)).first())
+            return cast("M | None", self._run(session, limit).first())
 
     def one_or_none(self, session: Session) -> M | None:
         """The only matching row, ``None`` when there is none;
@@ -544,7 +512,7 @@ class Q(Generic[M]):
         """
         with terminal(session, "one_or_none", self.model):
             limit = 2 if self._limit is None else min(2, self._limit)
-            rows = list(self._execute(session, self._select().limit(limit)))
+            rows = list(self._run(session, limit))
             if len(rows) > 1:
                 raise MultipleRecordsError(self.model, self.count(session), self._describe())
             return rows[0] if rows else None

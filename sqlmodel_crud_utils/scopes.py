@@ -4,7 +4,8 @@
 every piece of the scope that hides the flagged rows: the statement option
 recording the scope a statement was built with (`soft_scope`, read back by
 `soft_scope_of` / `has_soft_scope`), the loader options `Q` adds
-(`soft_options`), the relationship-filter forms (`ScopedCriterion`), the
+(`soft_options`), what relationship filters add inside their EXISTS
+(`unscoped`, `live_related_for`; used by `sqlmodel_crud_utils._criteria`), the
 options for your own statements (`live_only`, `with_deleted`) and the
 ``do_orm_execute`` listener that makes every *relationship load* of a
 soft-delete model live-only (installed by `sqlmodel_crud_utils._listeners`
@@ -22,7 +23,6 @@ when the first soft-delete model is mapped).
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 from typing import Any, cast
 
 from sqlalchemy import ColumnElement, false, true
@@ -40,7 +40,6 @@ from .types import UTCDateTime
 
 __all__ = [
     "INCLUDE_DELETED",
-    "ScopedCriterion",
     "SoftDeleteMixin",
     "has_soft_scope",
     "is_soft_delete_model",
@@ -220,12 +219,14 @@ def live_only() -> ORMOption:
 
 
 def _scope_relationship_loads(state: ORMExecuteState) -> None:
+    target = state.bind_mapper
+    # O(1) for the common case, a statement about a model the scope never
+    # touches: no soft-delete rows of its own, none loaded through joins
+    if target is None or not _scope_applies(target.class_, ""):
+        return
     if not state.is_select or state.execution_options.get(INCLUDE_DELETED):
         return
     if any(isinstance(option, _SoftScope) for option in state.user_defined_options):
-        return
-    target = state.bind_mapper
-    if target is None:
         return
     if state.is_relationship_load:
         # only the loaded model: a subquery load embeds the parent's query, which stays as it was
@@ -235,6 +236,13 @@ def _scope_relationship_loads(state: ORMExecuteState) -> None:
     eager = _joined_soft_targets(target.class_, "")
     if eager:
         state.statement = state.statement.options(*eager)
+
+
+@memoized
+def _scope_applies(model: type[Any], _: str) -> bool:
+    """Whether statements whose rows are ``model``'s can need the scope:
+    ``model`` is a soft-delete model, or loads one through joins."""
+    return is_soft_delete_model(model) or bool(_joined_soft_targets(model, ""))
 
 
 @memoized
@@ -311,26 +319,6 @@ def root_criteria(model: type[Any], mode: str) -> tuple[ColumnElement[bool], ...
         return ()
     deleted = cast("Any", model).is_deleted
     return (deleted == true(),) if mode == "only" else (deleted == false(),)
-
-
-@dataclass(frozen=True, slots=True)
-class ScopedCriterion:
-    """A relationship filter reaching soft-delete models, in the form each
-    scope needs, chosen when the statement is built (``soft()`` may come
-    after ``where()``): ``plain`` as written (``"include"``), ``exclude`` and
-    ``only`` with ``is_deleted = false`` inside each EXISTS the loader
-    criteria do not reach (every one on SQLAlchemy 2.0; on 2.1 only those
-    over the root model under ``"only"``, whose loader criteria skip it).
-
-    Example: ``ScopedCriterion(plain, exclude, only).form("include") is plain``.
-    """
-
-    plain: ColumnElement[bool]
-    exclude: ColumnElement[bool]
-    only: ColumnElement[bool]
-
-    def form(self, mode: str) -> ColumnElement[bool]:
-        return self.plain if mode == "include" else self.exclude if mode == "exclude" else self.only
 
 
 def unscoped(root: type[Any], target: type[Any], mode: str) -> bool:

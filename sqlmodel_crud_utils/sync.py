@@ -41,9 +41,11 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 from sqlmodel.sql.expression import SelectOfScalar
 
-from . import _bulk, _rows, _upsert
+from . import _bulk, _keyed, _rows, _upsert
+from ._keyed import distinct_keys
 from ._legacy import legacy_failures, legacy_write, note_failed_write
 from ._translate import database_errors
+from .builder import QueryBuilder as QueryBuilder  # upstream 0.4 exports it here
 from .coercion import TRUE_WORDS as _TRUE_WORDS
 from .exceptions import BulkOperationError, QueryError, RecordNotFoundError
 from .lookups import mapper_of
@@ -52,8 +54,10 @@ from .scopes import has_soft_scope
 from .utils import logger
 
 __all__ = [
+    "bulk_update_rows",
     "bulk_upsert_mappings",
     "delete_row",
+    "delete_rows_within_id_list",
     "get_one_or_create",
     "get_result_from_query",
     "get_row",
@@ -325,11 +329,14 @@ def get_rows(
     ``_`` in ``x`` act as wildcards too (use ``field__contains`` to match
     them literally), and the value of
     ``text_field`` (when given) is a full-text ``match``. With a custom
-    ``stmnt`` the filters, ordering, loading and page are applied on top of
-    it. Without ``sort_field`` the rows are ordered by primary key (after a
-    custom ``stmnt``'s own order), so pages are stable. An empty page is
-    ``(False, [])``, also with ``raise_on_error=True`` (matching nothing is
-    not an error).
+    ``stmnt`` the filters, ordering and loading are applied on top of it,
+    but not ``page`` / ``page_size``: the statement keeps its own LIMIT and
+    OFFSET (all its rows when it has none), as in v0.1 and upstream 0.4; a
+    statement of several columns returns its rows (tuples), one of a
+    single column its values. Without ``sort_field`` the rows are ordered
+    by primary key (after a custom ``stmnt``'s own order), so pages are
+    stable. An empty page is ``(False, [])``, also with
+    ``raise_on_error=True`` (matching nothing is not an error).
 
     Example::
 
@@ -340,9 +347,10 @@ def get_rows(
     with legacy_failures("get_rows", raise_on_error, _log(), model):
         query = _rows_query(model, text_field, include_deleted, dict(kwargs))
         query = _loading(query, selectin, select_in_keys, lazy, lazy_load_keys)
-        query = query._stably_ordered().page(page, size=page_size)
-        if stmnt is not None:
-            query = query._based_on(stmnt)
+        if stmnt is None:
+            query = query._stably_ordered().page(page, size=page_size)
+        else:  # the caller's statement keeps its own paging (v0.1, upstream 0.4)
+            query = query._stably_ordered()._based_on(stmnt)
         rows = query.all(session_inst)
         return bool(rows), rows
     return False, []
@@ -385,7 +393,7 @@ def _rows_within_id_list(
     failed (reported as its failure value); shared with the async twin,
     whose v0.1 success flag means "the query ran"."""
     with legacy_failures("get_rows_within_id_list", raise_on_error, _log(), model):
-        ids = _distinct_keys(id_str_list, model)
+        ids = distinct_keys(id_str_list, model)
         scope = Q(model).soft(_rows.soft_mode(include_deleted))
         rows: list[Any] = []
         for start in range(0, len(ids), _IDS_PER_QUERY):  # under every bind-parameter limit
@@ -393,25 +401,6 @@ def _rows_within_id_list(
             rows += scope.where(**{f"{pk_field}__in": chunk}).all(session_inst)
         return rows
     return None
-
-
-def _distinct_keys(keys: Any, model: type[Any]) -> list[Any]:
-    """Each key of ``keys`` once, in first-seen order; `QueryError` for
-    anything but a collection of keys (a string is one key, not a list of
-    its characters)."""
-    if isinstance(keys, str | bytes) or not isinstance(keys, Iterable):
-        raise QueryError(
-            f"id_str_list must be a list of keys, got {keys!r}",
-            model=model,
-            key="id_str_list",
-            value=keys,
-        )
-    try:
-        return list(dict.fromkeys(keys))
-    except TypeError:
-        raise QueryError(
-            "id_str_list holds a value that cannot be a key", model=model, key="id_str_list"
-        ) from None
 
 
 def update_row(
@@ -519,6 +508,7 @@ def bulk_upsert_mappings(
     session_inst: Session,
     model: type[Any],
     pk_fields: list[str] | None = None,
+    update_columns: Sequence[str] | None = None,
     *,
     raise_on_error: bool = False,
 ) -> tuple[bool, list[Any]]:
@@ -526,6 +516,8 @@ def bulk_upsert_mappings(
     with the upserted rows; ``(False, [])`` on failure (with
     ``raise_on_error=True``: `BulkOperationError`). Keyed on ``pk_fields``
     (default ``["id"]``; composite keys allowed). Set-based: no hooks fire.
+    ``update_columns`` (upstream 0.4) restricts what a conflict updates to
+    those fields; a bad list raises `QueryError` before any statement.
 
     Example::
 
@@ -540,7 +532,9 @@ def bulk_upsert_mappings(
         raise QueryError("payload must be a list of mappings", model=model, key="payload")
     with legacy_write("bulk_upsert_mappings", raise_on_error, session_inst, _log(), model):
         try:
-            return True, _upsert.bulk_upsert_mappings(session_inst, model, payload, pk_fields)
+            return True, _upsert.bulk_upsert_mappings(
+                session_inst, model, payload, pk_fields, update_columns
+            )
         except SQLAlchemyError as exc:
             if not raise_on_error:
                 raise
@@ -549,3 +543,66 @@ def bulk_upsert_mappings(
                 total, total, [{"error": str(exc)}], failed_records=list(payload)
             ) from exc
     return False, []
+
+
+def bulk_update_rows(
+    id_str_list: Iterable[Any],
+    data: Mapping[str, Any],
+    session_inst: Session,
+    model: type[Any],
+    pk_field: str = "id",
+    chunk_size: int = 500,
+) -> tuple[bool, int]:
+    """Set ``data`` on every row whose ``pk_field`` is in ``id_str_list``
+    and commit: ``(True, rows_updated)`` (keys with no row are skipped).
+    One set-based ``UPDATE`` per ``chunk_size`` keys, all committed together;
+    no hooks fire; `AuditMixin`'s ``updated_at`` (and, under `acting_as`,
+    ``updated_by``) is stamped. Soft-deleted rows are updated too (the keys name them).
+
+    As in upstream 0.4 it raises rather than returning ``False``: a bad
+    argument (empty ``data``, an unknown or primary-key column, a
+    ``pk_field`` that is not the primary key, ``chunk_size`` < 1) is a
+    `QueryError` (a ``ValueError``) before any statement; a value the
+    database refuses is `ValidationError` / `ConstraintError`, with nothing
+    written.
+
+    Example::
+
+        ok, count = bulk_update_rows([1, 2], {"age": 40}, session, Hero)
+
+    ``Q`` equivalent: ``Q(Hero).soft("include").where(id__in=[1, 2]).update(session, age=40)``.
+    """
+    with legacy_write("bulk_update_rows", True, session_inst, _log(), model):
+        return True, _keyed.update_by_keys(
+            session_inst, model, id_str_list, data, pk_field, chunk_size
+        )
+    raise AssertionError("unreachable: failures raise")  # pragma: no cover
+
+
+def delete_rows_within_id_list(
+    id_str_list: Iterable[Any],
+    session_inst: Session,
+    model: type[Any],
+    pk_field: str = "id",
+    chunk_size: int = 500,
+    soft: bool = False,
+    deleted_by: str | None = None,
+) -> tuple[bool, int]:
+    """Delete every row whose ``pk_field`` is in ``id_str_list`` and commit:
+    ``(True, rows_deleted)``. A hard ``DELETE`` unless ``soft=True``, which
+    flags the live rows as `SoftDeleteMixin.soft_delete` does (by
+    ``deleted_by``, else the `acting_as` user); already deleted rows are
+    left as they are and not counted. One statement per ``chunk_size`` keys,
+    all committed together; no hooks fire. Raises as `bulk_update_rows` does.
+
+    Example::
+
+        ok, count = delete_rows_within_id_list([1, 2], session, Hero)
+
+    ``Q`` equivalent: ``Q(Hero).soft("include").where(id__in=[1, 2]).delete(session, hard=True)``.
+    """
+    with legacy_write("delete_rows_within_id_list", True, session_inst, _log(), model):
+        return True, _keyed.delete_by_keys(
+            session_inst, model, id_str_list, pk_field, chunk_size, soft, deleted_by
+        )
+    raise AssertionError("unreachable: failures raise")  # pragma: no cover

@@ -49,7 +49,7 @@ transaction itself, so blocks are atomic on any SQLite engine. Your own
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import AbstractContextManager, asynccontextmanager, contextmanager, nullcontext
 
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError, UnboundExecutionError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -220,15 +220,6 @@ def _savepoint(session: Session, level: int) -> Iterator[None]:
         yield
 
 
-@asynccontextmanager
-async def _a_savepoint(session: AsyncSession, level: int) -> AsyncIterator[None]:
-    """Async twin of `_savepoint`."""
-    await session.run_sync(begin_for_the_driver)
-    with _lost_savepoint_dooms(session, level):
-        async with session.begin_nested():
-            yield
-
-
 @contextmanager
 def _block(session: Session | AsyncSession, wrap_errors: bool) -> Iterator[int]:
     """What `transaction` and `a_transaction` share: the nesting depth (yields
@@ -279,20 +270,8 @@ def transaction(session: Session, *, wrap_errors: bool = True) -> Iterator[Sessi
     """
     if isinstance(session, AsyncSession):
         raise SessionTypeError("transaction", "AsyncSession", "a_transaction(session)")
-    with _block(session, wrap_errors) as depth:
-        if depth:
-            with _savepoint(session, depth):
-                yield session
-                _raise_if_failed(session, depth)
-            return
-        try:
-            yield session
-            _raise_if_failed(session, depth)
-            with translate_errors(_COMMIT_FAILED):
-                session.commit()
-        except BaseException:
-            session.rollback()
-            raise
+    with _block(session, wrap_errors) as depth, _atomic(session, depth, keep_loaded=False):
+        yield session
 
 
 @asynccontextmanager
@@ -321,24 +300,50 @@ async def a_transaction(
     if not isinstance(session, AsyncSession):
         raise SessionTypeError("a_transaction", "a sync Session", "transaction(session)")
     with _block(session, wrap_errors) as depth:
-        if depth:
-            async with _a_savepoint(session, depth):
-                yield session
-                _raise_if_failed(session, depth)
-            return
+        # the same steps as `transaction`, each run through run_sync
+        atomic = _atomic(session.sync_session, depth, keep_loaded=True)
+        await session.run_sync(lambda _: atomic.__enter__())
         try:
             yield session
+        except BaseException as exc:
+            if not await session.run_sync(_leave, atomic, exc):
+                raise
+        else:
+            await session.run_sync(_leave, atomic, None)
+
+
+def _leave(
+    _: Session, atomic: AbstractContextManager[None], error: BaseException | None
+) -> bool | None:
+    """Exit ``atomic`` as a ``with`` statement would, ``error`` raised in it."""
+    if error is None:
+        return atomic.__exit__(None, None, None)
+    return atomic.__exit__(type(error), error, error.__traceback__)
+
+
+@contextmanager
+def _atomic(session: Session, depth: int, *, keep_loaded: bool) -> Iterator[None]:
+    """The transaction work around a block's body, for `transaction` and
+    (step by step, through ``run_sync``) `a_transaction`: a SAVEPOINT for a
+    nested block; for the outermost, a commit on success (``keep_loaded``:
+    one that does not expire the session's objects) and a rollback on any
+    exception."""
+    if depth:
+        with _savepoint(session, depth):
+            yield
             _raise_if_failed(session, depth)
-            with translate_errors(_COMMIT_FAILED):
-                await _commit_keeping_loaded(session)
-        except BaseException:
-            await session.rollback()
-            raise
-
-
-async def _commit_keeping_loaded(session: AsyncSession) -> None:
-    with keeping_loaded(session.sync_session):
-        await session.commit()
+        return
+    try:
+        yield
+        _raise_if_failed(session, depth)
+        with (
+            translate_errors(_COMMIT_FAILED),
+            keeping_loaded(session) if keep_loaded else nullcontext(),
+        ):
+            session.commit()
+    except BaseException:
+        session.rollback()
+        raise
 
 
 @contextmanager

@@ -41,13 +41,41 @@ def get_sql_dialect_import(dialect: str) -> Any:
     ``"mysql"``), as v0.1 used for upserts.
 
     The library itself reads the dialect from the session's bind, never from
-    an environment variable.
+    an environment variable. A missing or blank name (v0.1 read it from
+    ``SQL_DIALECT``) or an unknown one raises `ValidationError` (a
+    ``ValueError``), as upstream 0.4 does.
 
     Example:
         >>> get_sql_dialect_import("sqlite").__name__
         'insert'
+        >>> get_sql_dialect_import("nope")  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        sqlmodel_crud_utils.exceptions.ValidationError: ... unknown SQL dialect 'nope' ...
     """
-    return importlib.import_module(f"sqlalchemy.dialects.{dialect}").insert
+    from .exceptions import ValidationError
+
+    if not isinstance(dialect, str) or not dialect.strip():
+        raise ValidationError(
+            "no SQL dialect given (v0.1 read it from SQL_DIALECT); "
+            "pass 'sqlite', 'postgresql' or 'mysql'",
+            field="dialect",
+            value=dialect,
+        )
+    name = dialect.strip()
+    try:
+        module = importlib.import_module(f"sqlalchemy.dialects.{name}")
+    except ImportError:
+        module = None
+    insert = getattr(module, "insert", None)
+    if insert is None:
+        raise ValidationError(
+            f"unknown SQL dialect {dialect!r} (with an insert construct): "
+            "pass 'sqlite', 'postgresql' or 'mysql'",
+            field="dialect",
+            value=dialect,
+        )
+    return insert
 
 
 def is_date(val: str, fuzzy: bool = False) -> bool:

@@ -10,6 +10,7 @@ from sqlmodel import select
 from sqlmodel_crud_utils import (
     BulkOperationError,
     MultipleRecordsError,
+    Q,
     QueryError,
     RecordNotFoundError,
     TransactionError,
@@ -206,10 +207,22 @@ async def test_get_rows_applies_filters_on_top_of_a_custom_statement(db):
     )
     assert found is True
     assert [row.name for row in rows] == ["Ant-Man"]
+    # the caller's statement keeps its own paging (v0.1, upstream 0.4): page_size is not applied
     _found, rows = await legacy(
-        db, "get_rows", S, Hero, stmnt=stmnt, page_size=1, page=2, sort_field="age"
+        db, "get_rows", S, Hero, stmnt=stmnt, page_size=1, page=1, sort_field="age"
     )
+    assert len(rows) == len(await db.run(Q(Hero).where(age__gt=20), "all")) > 1
+    limited = select(Hero).where(Hero.age > 20).order_by(Hero.age).limit(1).offset(1)
+    _found, rows = await legacy(db, "get_rows", S, Hero, stmnt=limited)
     assert [row.name for row in rows] == ["Iron Man"]
+    _found, pairs = await legacy(
+        db, "get_rows", S, Hero, stmnt=select(Hero.name, Hero.age).where(Hero.age > 20)
+    )
+    assert sorted(tuple(pair) for pair in pairs) == sorted(
+        (row.name, row.age) for row in await db.run(Q(Hero).where(age__gt=20), "all")
+    )
+    _found, names = await legacy(db, "get_rows", S, Hero, stmnt=select(Hero.name))
+    assert all(isinstance(name, str) for name in names)
 
 
 async def test_bad_filters_raise_query_error_and_session_stays_usable(db):

@@ -267,3 +267,16 @@ async def test_updated_at_is_none_after_insert_and_set_by_every_update(db: Any) 
     assert all(stamp is not None and stamp.tzinfo is UTC for stamp in stamps)
     assert stamps == sorted(stamps)
     assert stamps[0] >= created_at
+
+
+@pytest.mark.parametrize(
+    ("dialect", "named"),
+    [(None, "SQL_DIALECT"), ("  ", "SQL_DIALECT"), ("not-a-dialect", "not-a-dialect")],
+)
+def test_get_sql_dialect_import_refuses_missing_and_unknown_dialects(dialect, named):
+    from sqlmodel_crud_utils import ValidationError
+    from sqlmodel_crud_utils.utils import get_sql_dialect_import
+
+    with pytest.raises(ValidationError, match=named) as caught:
+        get_sql_dialect_import(dialect)
+    assert isinstance(caught.value, ValueError)

@@ -22,6 +22,8 @@ LEGACY = [
     "update_row",
     "write_row",
 ]
+#: Added by upstream 0.4: no ``raise_on_error`` (they raise, as upstream's do).
+UPSTREAM_0_4 = ["bulk_update_rows", "delete_rows_within_id_list"]
 
 
 def test_all_is_sorted_and_every_name_imports():
@@ -44,8 +46,9 @@ def test_all_lists_exactly_what_is_exported():
 
 
 def test_legacy_functions_sync_and_async_names():
-    assert sorted(sync.__all__) == LEGACY == sorted(a_sync.__all__)
-    for name in LEGACY:
+    everything = sorted(LEGACY + UPSTREAM_0_4)
+    assert sorted(sync.__all__) == everything == sorted(a_sync.__all__)
+    for name in everything:
         assert getattr(package, name) is getattr(sync, name)
         assert getattr(package, f"a_{name}") is getattr(a_sync, name)
         assert inspect.iscoroutinefunction(getattr(a_sync, name))
@@ -82,7 +85,7 @@ def test_v01_signatures_are_kept():
     ]  # fmt: skip
     assert positional(sync.update_row) == ["id_str", "data", "session_inst", "model", "pk_field"]
     assert positional(sync.bulk_upsert_mappings) == [
-        "payload", "session_inst", "model", "pk_fields",
+        "payload", "session_inst", "model", "pk_fields", "update_columns",
     ]  # fmt: skip
     assert inspect.signature(sync.get_rows).parameters["page_size"].default == 100
     for name in LEGACY:

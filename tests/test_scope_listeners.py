@@ -121,3 +121,17 @@ def test_no_session_listeners_until_a_mixin_model_is_mapped() -> None:
         """
     )
     assert out == "(False, False) (False, True) (True, True)"
+
+
+def test_the_execute_listener_decides_per_model_in_one_lookup() -> None:
+    from sqlmodel_crud_utils.scopes import _scope_applies
+    from tests.models import Hero, Team
+    from tests.models_softaudit import SaAuthor
+
+    # a plain model: every statement about it leaves the listener at once
+    assert _scope_applies(Hero, "") is False
+    assert _scope_applies(Team, "") is False
+    # soft-delete rows of its own, or loaded through lazy="joined"
+    assert _scope_applies(SaAuthor, "") is True
+    assert _scope_applies(JdShelf, "") is True
+    assert _scope_applies(JdItem, "") is True

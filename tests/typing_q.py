@@ -50,3 +50,15 @@ async def async_terminals(session: AsyncSession) -> None:
     assert_type(await q.a_delete(session), int)
     async for hero in q.a_stream(session):
         assert_type(hero, Hero)
+
+
+def builders(session: Session, async_session: AsyncSession) -> None:
+    from sqlmodel_crud_utils import AsyncQueryBuilder, QueryBuilder
+
+    built = QueryBuilder(session, Hero).where(age__gte=3).order_by("age", desc=True).limit(2)
+    assert_type(built, QueryBuilder[Hero])
+    assert_type(built.all(), tuple[bool, list[Hero]])
+    assert_type(built.first(), tuple[bool, Hero | None])
+    assert_type(built.count(), tuple[bool, int])
+    awaited = AsyncQueryBuilder(async_session, Hero).selectin("team").offset(1)
+    assert_type(awaited, AsyncQueryBuilder[Hero])

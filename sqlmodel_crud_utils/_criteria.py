@@ -1,0 +1,207 @@
+"""Lookup criteria: checked when added to a `Q`, turned into SQL when the
+statement is built.
+
+``where(age__gt="30")`` parses the key and checks and converts the value at
+once (a bad one raises `QueryError` there), and keeps the result as a
+`LookupCriterion`. Its clause is built only with the statement, with each
+value bound by a `Binder`: as an anonymous parameter carrying the value
+(`literal_binder`, for `Q.statement` and `Q.sql`), or as a named
+placeholder (``q0``, ``q1``, ...) that a statement template re-binds on
+every execution (see `sqlmodel_crud_utils._templates`). The SQL also
+depends on the query's soft-delete scope, known only then: relationship
+filters reaching soft-delete models get ``is_deleted = false`` inside their
+EXISTS where the scope's loader criteria do not reach.
+
+    >>> from sqlmodel import Field, SQLModel
+    >>> class Osprey(SQLModel, table=True):
+    ...     id: int | None = Field(default=None, primary_key=True)
+    ...     wingspan: int = 0
+    >>> criterion = LookupCriterion.of(Osprey, {"wingspan__gt": "90"}, "and")
+    >>> criterion.values, criterion.shape is not None
+    ((90,), True)
+    >>> print(criterion.clause("exclude", literal_binder))
+    osprey.wingspan > :wingspan_1
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Mapping
+from dataclasses import dataclass
+from typing import Any, cast
+
+from sqlalchemy import BindParameter, ColumnElement, and_, not_, or_
+
+from .lookups import EXPANDING, Lookup, is_expression, parse_lookup
+from .operators import Operator, Parameterised
+from .scopes import live_related_for, unscoped
+
+__all__ = ["Binder", "LookupCriterion", "literal_binder", "placeholder_binder"]
+
+#: ``bind(index, lookup, value, operator)``: the operand made of the
+#: ``index``-th value of a query, compared by ``operator`` with ``lookup``'s
+#: column (see `sqlmodel_crud_utils.operators.Bind`).
+Binder = Callable[[int, Lookup, Any, Callable[..., Any]], Any]
+
+
+def literal_binder(_: int, lookup: Lookup, value: Any, operator: Callable[..., Any]) -> Any:
+    """Each value as an anonymous parameter carrying it (``:age_1``), or as
+    itself when it is a SQL expression (see `Lookup.bind`).
+
+    Example:
+        >>> from sqlmodel import Field, SQLModel
+        >>> class Jay(SQLModel, table=True):
+        ...     id: int | None = Field(default=None, primary_key=True)
+        >>> from sqlalchemy.sql import operators
+        >>> literal_binder(0, parse_lookup(Jay, "id"), 4, operators.eq).value
+        4
+    """
+    return lookup.bind(value, operator)
+
+
+def placeholder_binder(
+    index: int, lookup: Lookup, value: Any, operator: Callable[..., Any]
+) -> BindParameter[Any]:
+    """Each value as the placeholder ``q<index>``, typed for ``value`` (a
+    template serves only values of the same Python type, see
+    `LookupCriterion.shape`); the value is given on execution.
+
+    Example:
+        >>> from sqlmodel import Field, SQLModel
+        >>> class Kea(SQLModel, table=True):
+        ...     id: int | None = Field(default=None, primary_key=True)
+        >>> from sqlalchemy.sql import operators
+        >>> placeholder_binder(2, parse_lookup(Kea, "id"), 4, operators.eq).key
+        'q2'
+    """
+    return BindParameter(
+        f"q{index}",
+        type_=lookup.compared_type(operator, value),
+        expanding=operator in EXPANDING,
+    )
+
+
+_COMBINE: dict[str, Callable[[list[ColumnElement[bool]]], ColumnElement[bool]]] = {
+    "and": lambda clauses: clauses[0] if len(clauses) == 1 else and_(*clauses),
+    "or": lambda clauses: or_(*clauses),
+    "not": lambda clauses: not_(and_(*clauses)),
+}
+
+
+def _kinds(values: tuple[Any, ...]) -> tuple[type[Any] | None, ...] | None:
+    """The Python type of each value (of a list's first item), which
+    decides the SQL type SQLAlchemy binds it with; ``None`` when a value is
+    a SQL expression (its SQL is part of the statement)."""
+    kinds: list[type[Any] | None] = []
+    for value in values:
+        kind = type(value)
+        if kind not in _PLAIN and is_expression(value):
+            return None
+        kinds.append((type(value[0]) if value else None) if kind is list else kind)
+    return tuple(kinds)
+
+
+#: Value types that are never SQL expressions (checked without a call).
+_PLAIN = frozenset({int, str, float, bool, type(None), bytes})
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    """One lookup and its checked value: ``shape`` and ``values`` for a
+    parameterised operator, ``built`` (the clause) for any other."""
+
+    lookup: Lookup
+    shape: Hashable
+    values: tuple[Any, ...]
+    built: ColumnElement[bool] | None
+
+
+def _prepare(lookup: Lookup, value: Any) -> _Prepared:
+    operator = cast("Operator", lookup.operator)
+    form = operator.parameterised
+    if form is None:
+        # An operator added with register_lookup: built (and so checked) now;
+        # its statements are not templated.
+        return _Prepared(lookup, None, (), operator.build(lookup, value))
+    shape, values = form.prepare(lookup, value)
+    return _Prepared(lookup, shape, values, None)
+
+
+@dataclass(frozen=True, slots=True)
+class LookupCriterion:
+    """The lookups of one `Q.where` key (``"and"``), one `Q.where_any`
+    call (``"or"``) or one `Q.exclude` call (``"not"``).
+
+    Attributes:
+        model: the query's model.
+        combine: how the lookups are joined: ``"and"``, ``"or"``, ``"not"``.
+        items: each lookup with its checked value.
+        shape: what the SQL depends on besides the values (keys, operators,
+            ``NULL`` or not, and the Python type of each bound value, which
+            decides its SQL type); ``None`` when the SQL depends on more: an
+            operator added with `register_lookup`, or a SQL expression as a
+            value.
+        values: the values to bind, in the order of `clause`'s parameters.
+
+    Example: ``LookupCriterion.of(Hero, {"age__lt": 3, "age__gt": 9}, "or")``.
+    """
+
+    model: type[Any]
+    combine: str
+    items: tuple[_Prepared, ...]
+    shape: Hashable | None
+    values: tuple[Any, ...]
+
+    @classmethod
+    def of(cls, model: type[Any], lookups: Mapping[str, Any], combine: str) -> LookupCriterion:
+        """Parse and check ``lookups`` of ``model`` (`QueryError` for a bad
+        key or value) into one criterion."""
+        items = []
+        shapes: list[Hashable] | None = []
+        values: tuple[Any, ...] = ()
+        for key, value in lookups.items():
+            item = _prepare(parse_lookup(model, key), value)
+            items.append(item)
+            values += item.values
+            kinds = None if item.built is not None else _kinds(item.values)
+            if kinds is None:
+                shapes = None
+            elif shapes is not None:
+                shapes.append((key, item.shape, kinds))
+        shape = None if shapes is None else (combine, tuple(shapes))
+        return cls(model, combine, tuple(items), shape, values)
+
+    def clause(self, mode: str, bind: Binder, first: int = 0) -> ColumnElement[bool]:
+        """The SQL of this criterion under soft-delete scope ``mode``, its
+        values bound by ``bind`` as the query's values ``first``, ``first + 1``, ..."""
+        related = self._related(mode)
+        clauses: list[ColumnElement[bool]] = []
+        index = first
+        for item in self.items:
+            condition = item.built
+            if condition is None:
+                condition = self._render(item, bind, index)
+                index += len(item.values)
+            clauses.append(
+                item.lookup.through_hops(condition, related) if item.lookup.hops else condition
+            )
+        return _COMBINE[self.combine](clauses)
+
+    @staticmethod
+    def _render(item: _Prepared, bind: Binder, first: int) -> ColumnElement[bool]:
+        lookup, values = item.lookup, item.values
+        form = cast("Parameterised", cast("Operator", lookup.operator).parameterised)
+        return form.render(
+            lookup,
+            item.shape,
+            lambda offset, operator: bind(first + offset, lookup, values[offset], operator),
+        )
+
+    def _related(self, mode: str) -> Any:
+        """``is_deleted = false`` for the relationship targets scope ``mode``
+        leaves unfiltered inside EXISTS clauses; ``None`` when there are none."""
+        if mode == "include":
+            return None
+        targets = {hop.target for item in self.items for hop in item.lookup.hops}
+        if not any(unscoped(self.model, target, mode) for target in targets):
+            return None
+        return live_related_for(self.model, mode)
