@@ -28,7 +28,7 @@ from ._rows import write_scope
 from .audit import current_user, utc_now
 from .coercion import positive_int
 from .exceptions import QueryError
-from .lookups import mapper_of, parse_field, primary_key_names
+from .lookups import mapper_of, parse_field, parse_lookup, primary_key_names
 from .operators import MAX_IN_VALUES
 from .query import Q
 
@@ -79,7 +79,9 @@ def _chunks(model: type[Any], keys: Any, pk_field: str, chunk_size: Any) -> list
             key="chunk_size",
             value=chunk_size,
         )
-    unique = distinct_keys(keys, model)
+    # keys naming the same row once coerced (1 and "1") count once
+    coerce = parse_lookup(model, pk_field).coerce
+    unique = list(dict.fromkeys(coerce(key) for key in distinct_keys(keys, model)))
     return [unique[start : start + size] for start in range(0, len(unique), size)]
 
 

@@ -27,12 +27,14 @@ from __future__ import annotations
 
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import ColumnElement
+from sqlalchemy import ColumnElement, nulls_first, nulls_last
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute, Session
+from sqlalchemy.sql import operators
 from sqlalchemy.sql.elements import UnaryExpression
 
 from .exceptions import QueryError
+from .lookups import mapper_of
 from .query import Q, Strategy
 
 __all__ = ["AsyncQueryBuilder", "QueryBuilder"]
@@ -40,6 +42,10 @@ __all__ = ["AsyncQueryBuilder", "QueryBuilder"]
 M = TypeVar("M")
 S = TypeVar("S", Session, AsyncSession)
 B = TypeVar("B", bound="_Builder[Any, Any]")
+
+#: The modifiers that give a sort key its direction (``nulls_last()`` does not).
+_DIRECTIONS = (operators.desc_op, operators.asc_op)
+_NULLS = (operators.nulls_first_op, operators.nulls_last_op)
 
 
 class _Builder(Generic[M, S]):
@@ -85,7 +91,7 @@ class _Builder(Generic[M, S]):
 
     def _descending(self, key: Any) -> Any:
         directed = (isinstance(key, str) and key.startswith("-")) or (
-            isinstance(key, UnaryExpression) and key.modifier is not None
+            isinstance(key, UnaryExpression) and key.modifier in _DIRECTIONS
         )
         if directed:
             raise QueryError(
@@ -96,9 +102,17 @@ class _Builder(Generic[M, S]):
             )
         if isinstance(key, str):
             return f"-{key}"
-        if isinstance(key, InstrumentedAttribute | ColumnElement):
+        if isinstance(key, UnaryExpression) and key.modifier in _NULLS:
+            # desc inside NULLS FIRST/LAST: "x DESC NULLS LAST", not "x NULLS LAST DESC"
+            wrap = nulls_last if key.modifier is operators.nulls_last_op else nulls_first
+            return wrap(self._descending(key.element))
+        if isinstance(key, ColumnElement) or (
+            isinstance(key, InstrumentedAttribute) and key.key in mapper_of(self.model).column_attrs
+        ):
             return key.desc()
-        return key  # refused by Q.order_by, with its message
+        return (
+            key  # refused by Q.order_by (a relationship, another model's column), with its message
+        )
 
     def limit(self: B, n: int) -> B:
         """Return at most ``n`` rows (an ``int`` ≥ 0).

@@ -31,7 +31,7 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any, Generic, Literal, TypeVar, cast, get_args
 
-from sqlalchemy import ColumnElement, and_, select
+from sqlalchemy import ColumnElement, Select, and_, select
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute, Session
@@ -419,7 +419,15 @@ class Q(Generic[M]):
         instead of a bare ``select(model)``: its filters, scope, loading,
         order and paging are added to the caller's statement (legacy
         ``get_rows(stmnt=...)``). A statement that already carries a
-        soft-delete scope (built by `Q`, or with ``with_deleted()``) keeps it."""
+        soft-delete scope (built by `Q`, or with ``with_deleted()``) keeps it.
+        Anything but a ``select()`` (a UNION, text) is a `QueryError`."""
+        if not isinstance(stmt, Select):
+            raise QueryError(
+                f"stmnt must be a select() statement, got {type(stmt).__name__}; "
+                "for a UNION use select(Model).from_statement(union)",
+                model=self.model,
+                key="stmnt",
+            )
         return self._with(_base=stmt)
 
     # ------------------------------------------------------------- compilation

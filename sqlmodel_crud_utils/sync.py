@@ -333,9 +333,9 @@ def get_rows(
     but not ``page`` / ``page_size``: the statement keeps its own LIMIT and
     OFFSET (all its rows when it has none), as in v0.1 and upstream 0.4; a
     statement of several columns returns its rows (tuples), one of a
-    single column its values. Without ``sort_field`` the rows are ordered
-    by primary key (after a custom ``stmnt``'s own order), so pages are
-    stable. An empty page is ``(False, [])``, also with
+    single column its values; it keeps its own order too (``sort_field``
+    adds to it). Without ``sort_field`` and ``stmnt`` the rows are ordered
+    by primary key, so pages are stable. An empty page is ``(False, [])``, also with
     ``raise_on_error=True`` (matching nothing is not an error).
 
     Example::
@@ -350,7 +350,8 @@ def get_rows(
         if stmnt is None:
             query = query._stably_ordered().page(page, size=page_size)
         else:  # the caller's statement keeps its own paging (v0.1, upstream 0.4)
-            query = query._stably_ordered()._based_on(stmnt)
+            # and its own order: appending the key could break GROUP BY / DISTINCT
+            query = query._based_on(stmnt)
         rows = query.all(session_inst)
         return bool(rows), rows
     return False, []

@@ -257,3 +257,13 @@ async def test_team_rows_unaffected_by_hero_keyed_writes(db):
     rows = db.seed(Hero(name="a", team_id=team.id))
     await legacy(db, "delete_rows_within_id_list", [rows[0].id], S, Hero)
     assert [t.name for t in stored(db, Team)] == ["T"]
+
+
+async def test_keys_naming_one_row_count_once_across_chunks(db):
+    rows = heroes(db, 2)
+    key = rows[0].id
+    result = await legacy(
+        db, "bulk_update_rows", [key, str(key), key], {"age": 7}, S, Hero, chunk_size=1
+    )
+    assert result == (True, 1)
+    assert ages(db)[0] == ("h1", 7)

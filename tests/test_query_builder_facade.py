@@ -134,3 +134,34 @@ async def test_a_caller_statement_with_joined_collections_returns_each_row_once(
     found, rows = await legacy(db, "get_rows", S, Team, stmnt=stmnt)
     assert found is True
     assert [team.name for team in rows] == ["Bats"]
+
+
+async def test_desc_accepts_nulls_ordering_and_refuses_relationships_as_query_errors(db):
+    built = builder(db, Hero).order_by(Hero.age.nulls_last(), "name", desc=True)
+    assert built.query.sql("postgresql").endswith(
+        "ORDER BY hero.age DESC NULLS LAST, hero.name DESC"
+    )
+    with pytest.raises(QueryError):
+        builder(db, Hero).order_by(Hero.team, desc=True)
+
+
+async def test_caller_statements_keep_their_order_grouping_and_unions(db):
+    from sqlalchemy import func
+
+    from tests.legacy_helpers import S, legacy
+
+    seed(db)
+    found, counts = await legacy(
+        db, "get_rows", S, Hero, stmnt=select(Hero.team_id, func.count()).group_by(Hero.team_id)
+    )
+    assert found is True
+    assert [tuple(row)[1] for row in counts] == [5]
+    _, total = await legacy(db, "get_rows", S, Hero, stmnt=select(func.count(Hero.id)))
+    assert total == [5]
+    _, teams = await legacy(db, "get_rows", S, Hero, stmnt=select(Hero.team_id).distinct())
+    assert len(teams) == 1
+    both = select(Hero).where(Hero.age < 20).union_all(select(Hero).where(Hero.age > 40))
+    with pytest.raises(QueryError, match="from_statement"):
+        builder(db, Hero, stmnt=both)
+    with pytest.raises(QueryError, match="from_statement"):
+        await legacy(db, "get_rows", S, Hero, stmnt=both)
