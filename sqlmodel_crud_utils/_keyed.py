@@ -19,18 +19,18 @@ a soft delete, which flags only live rows (an already deleted row keeps its
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from ._rows import write_scope
-from .audit import current_user, utc_now
 from .coercion import positive_int
 from .exceptions import QueryError
 from .lookups import mapper_of, parse_field, parse_lookup, primary_key_names
 from .operators import MAX_IN_VALUES
 from .query import Q
+from .writes import deletion_values
 
 __all__ = ["SOFT_DELETE_COLUMNS", "delete_by_keys", "distinct_keys", "update_by_keys"]
 
@@ -38,14 +38,19 @@ __all__ = ["SOFT_DELETE_COLUMNS", "delete_by_keys", "distinct_keys", "update_by_
 SOFT_DELETE_COLUMNS = ("is_deleted", "deleted_at", "deleted_by")
 
 
-def distinct_keys(keys: Any, model: type[Any], argument: str = "id_str_list") -> list[Any]:
-    """Each key of ``keys`` once, in first-seen order; `QueryError` for
-    anything but a collection of keys (a string is one key, not a list of
-    its characters).
+def distinct_keys(
+    keys: Any,
+    model: type[Any],
+    argument: str = "id_str_list",
+    coerce: Callable[[Any], Any] | None = None,
+) -> list[Any]:
+    """Each key of ``keys`` once, in first-seen order, after ``coerce``
+    (so ``1`` and ``"1"`` are one key); `QueryError` for anything but a
+    collection of keys (a string is one key, not a list of its characters).
 
     Example:
-        >>> distinct_keys([3, 1, 3], object)
-        [3, 1]
+        >>> distinct_keys([3, 1, 3], object), distinct_keys(["1", 1], object, coerce=int)
+        ([3, 1], [1])
     """
     if isinstance(keys, str | bytes) or not isinstance(keys, Iterable):
         raise QueryError(
@@ -55,7 +60,7 @@ def distinct_keys(keys: Any, model: type[Any], argument: str = "id_str_list") ->
             value=keys,
         )
     try:
-        return list(dict.fromkeys(keys))
+        return list(dict.fromkeys(keys if coerce is None else map(coerce, keys)))
     except TypeError:
         raise QueryError(
             f"{argument} holds a value that cannot be a key", model=model, key=argument
@@ -79,9 +84,7 @@ def _chunks(model: type[Any], keys: Any, pk_field: str, chunk_size: Any) -> list
             key="chunk_size",
             value=chunk_size,
         )
-    # keys naming the same row once coerced (1 and "1") count once
-    coerce = parse_lookup(model, pk_field).coerce
-    unique = list(dict.fromkeys(coerce(key) for key in distinct_keys(keys, model)))
+    unique = distinct_keys(keys, model, coerce=parse_lookup(model, pk_field).coerce)
     return [unique[start : start + size] for start in range(0, len(unique), size)]
 
 
@@ -162,9 +165,7 @@ def delete_by_keys(
     chunks = _chunks(model, keys, pk_field, chunk_size)
     with write_scope(session, bulk=True):
         if soft:
-            flags = {"is_deleted": True, "deleted_at": utc_now(), "deleted_by": deleted_by}
-            if deleted_by is None:
-                flags["deleted_by"] = current_user()
+            flags = deletion_values(deleted_by)
             live = Q(model).soft("include").where(is_deleted=False)
             return sum(
                 live.where(**{f"{pk_field}__in": chunk}).update(session, **flags)

@@ -35,16 +35,13 @@ from sqlalchemy.sql.elements import UnaryExpression
 
 from .exceptions import QueryError
 from .lookups import mapper_of
-from .query import Q, Strategy
+from .query import DIRECTIONS, Q, Strategy
 
 __all__ = ["AsyncQueryBuilder", "QueryBuilder"]
 
 M = TypeVar("M")
 S = TypeVar("S", Session, AsyncSession)
 B = TypeVar("B", bound="_Builder[Any, Any]")
-
-#: The modifiers that give a sort key its direction (``nulls_last()`` does not).
-_DIRECTIONS = (operators.desc_op, operators.asc_op)
 _NULLS = (operators.nulls_first_op, operators.nulls_last_op)
 
 
@@ -91,7 +88,7 @@ class _Builder(Generic[M, S]):
 
     def _descending(self, key: Any) -> Any:
         directed = (isinstance(key, str) and key.startswith("-")) or (
-            isinstance(key, UnaryExpression) and key.modifier in _DIRECTIONS
+            isinstance(key, UnaryExpression) and key.modifier in DIRECTIONS
         )
         if directed:
             raise QueryError(

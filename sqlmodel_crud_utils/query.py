@@ -74,6 +74,9 @@ Strategy = Literal["selectin", "joined", "subquery", "lazy", "raise"]
 
 _SOFT_MODES: frozenset[str] = frozenset(get_args(SoftMode))
 
+#: The modifiers that give a sort key its direction (``nulls_last()`` does not).
+DIRECTIONS = (operators.desc_op, operators.asc_op)
+
 _Criterion = ColumnElement[bool] | LookupCriterion
 
 
@@ -91,10 +94,11 @@ def _joined_by_default(model: type[Any], _: str) -> bool:
     return any(rel.lazy == "joined" for rel in mapper_of(model).relationships)
 
 
-def _selects_entity(stmt: Any) -> bool:
-    """Whether ``stmt`` selects whole entities (rows that `unique` may
-    merge only when they are the same object), not columns."""
-    description = stmt.column_descriptions[0] if stmt.column_descriptions else {}
+def _selects_entity(column_descriptions: list[dict[str, Any]]) -> bool:
+    """Whether a statement with these ``column_descriptions`` selects whole
+    entities (rows that `unique` may merge only when they are the same
+    object), not columns."""
+    description = column_descriptions[0] if column_descriptions else {}
     return description.get("entity") is not None and description.get("type") is description.get(
         "entity"
     )
@@ -267,10 +271,7 @@ class Q(Generic[M]):
                     value=key,
                 )
             return Order(key, key, False, reusable=True)
-        if isinstance(key, UnaryExpression) and key.modifier in (
-            operators.desc_op,
-            operators.asc_op,
-        ):
+        if isinstance(key, UnaryExpression) and key.modifier in DIRECTIONS:
             return Order(key, self._model_column(key.element), key.modifier is operators.desc_op)
         if isinstance(key, ColumnElement):
             return Order(key, self._model_column(key), False)
@@ -475,14 +476,18 @@ class Q(Generic[M]):
     # ------------------------------------------------------------ sync terminals
 
     def _execute(self, session: Session, stmt: Any, params: dict[str, Any] | None = None) -> Any:
-        if self._base is not None and len(self._base.column_descriptions) > 1:
-            # a caller's statement of several columns (legacy ``stmnt=``): its rows
-            return session.execute(stmt, params)
+        base_entity = False
+        if self._base is not None:
+            described = self._base.column_descriptions
+            if len(described) > 1:
+                # a caller's statement of several columns (legacy ``stmnt=``): its rows
+                return session.execute(stmt, params)
+            base_entity = _selects_entity(described)
         result = session.execute(stmt, params).scalars()
         if (
-            _joined_by_default(self.model, "")
+            base_entity
+            or _joined_by_default(self.model, "")
             or any(include.strategy == "joined" for include in self._includes)
-            or (self._base is not None and _selects_entity(self._base))
         ):
             # joined eager loads of collections need unique(); a caller's
             # statement may carry them in its own options

@@ -40,7 +40,7 @@ from .scopes import is_soft_delete_model
 if TYPE_CHECKING:
     from .query import Q
 
-__all__ = ["check_row_values", "delete_rows", "settable", "update_rows"]
+__all__ = ["check_row_values", "delete_rows", "deletion_values", "settable", "update_rows"]
 
 
 def update_rows(q: Q[Any], session: Session, values: dict[str, Any]) -> int:
@@ -63,10 +63,25 @@ def update_rows(q: Q[Any], session: Session, values: dict[str, Any]) -> int:
 def delete_rows(q: Q[Any], session: Session, hard: bool) -> int:
     """Delete (or soft-delete) every row of ``q`` (see `Q.delete`); the rows matched."""
     if is_soft_delete_model(q.model) and not hard:
-        values = {"is_deleted": True, "deleted_at": utc_now(), "deleted_by": current_user()}
-        return update_rows(q, session, values)
+        return update_rows(q, session, deletion_values())
     stmt = delete(q.model).where(*_criteria(q)).options(*soft_options(q.model, q._soft))
     return _run(session, stmt)
+
+
+def deletion_values(user: str | None = None) -> dict[str, Any]:
+    """The columns a set-based soft delete writes: flagged now, by ``user``
+    or else the `acting_as` user.
+
+    Example:
+        >>> values = deletion_values("ada")
+        >>> sorted(values), values["deleted_by"]
+        (['deleted_at', 'deleted_by', 'is_deleted'], 'ada')
+    """
+    return {
+        "is_deleted": True,
+        "deleted_at": utc_now(),
+        "deleted_by": current_user() if user is None else user,
+    }
 
 
 def settable(model: type[Any], key: str, value: Any) -> Any:
