@@ -12,7 +12,7 @@ export TEST_DATABASES
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev,sqlite-async,postgres,mysql,docs]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,sqlite-async,postgres,mysql,cache,docs]"
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -35,7 +35,7 @@ else:  # pragma: no cover
 
 ROOT = Path(__file__).resolve().parent
 PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
-RUNTIME_EXTRAS = ["sqlite-async", "postgres", "mysql"]
+RUNTIME_EXTRAS = ["sqlite-async", "postgres", "mysql", "cache"]
 INSTALL = f".[dev,{','.join(RUNTIME_EXTRAS)}]"
 
 nox.options.default_venv_backend = "uv|virtualenv"

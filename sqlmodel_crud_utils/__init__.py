@@ -24,6 +24,14 @@ from .a_sync import soft_delete_row as a_soft_delete_row
 from .a_sync import update_row as a_update_row
 from .a_sync import write_row as a_write_row
 from .builder import AsyncQueryBuilder, QueryBuilder
+from .cache import (
+    CacheBackend,
+    CacheWarning,
+    InMemoryCache,
+    RedisCache,
+    configure_cache,
+    invalidate_cache,
+)
 from .connection import create_async_pooled_engine, create_pooled_engine
 from .exceptions import (
     BulkOperationError,
@@ -68,6 +76,13 @@ from .sync import (
     update_row,
     write_row,
 )
+from .tracking import (
+    HISTORY_METADATA,
+    TrackChangesMixin,
+    a_get_change_history,
+    get_change_history,
+    register_change_tracking,
+)
 from .transactions import a_transaction, in_transaction, transaction
 
 __version__ = "0.2.0"
@@ -76,10 +91,14 @@ __all__ = [
     "AsyncQueryBuilder",
     "AuditMixin",
     "BulkOperationError",
+    "CacheBackend",
+    "CacheWarning",
     "ConstraintError",
     "CursorPage",
     "DatabaseConnectionError",
+    "HISTORY_METADATA",
     "Hook",
+    "InMemoryCache",
     "MultipleRecordsError",
     "Page",
     "Q",
@@ -87,10 +106,12 @@ __all__ = [
     "QueryError",
     "QueryExecutionError",
     "RecordNotFoundError",
+    "RedisCache",
     "SQLModelCRUDError",
     "SessionTypeError",
     "SoftDeleteMixin",
     "TimestampMixin",
+    "TrackChangesMixin",
     "TransactionError",
     "UTCDateTime",
     "UsageError",
@@ -100,6 +121,7 @@ __all__ = [
     "a_bulk_upsert_mappings",
     "a_delete_row",
     "a_delete_rows_within_id_list",
+    "a_get_change_history",
     "a_get_one_or_create",
     "a_get_result_from_query",
     "a_get_row",
@@ -115,10 +137,12 @@ __all__ = [
     "bulk_update_rows",
     "bulk_upsert_mappings",
     "clear_hooks",
+    "configure_cache",
     "create_async_pooled_engine",
     "create_pooled_engine",
     "delete_row",
     "delete_rows_within_id_list",
+    "get_change_history",
     "get_hooks",
     "get_one_or_create",
     "get_result_from_query",
@@ -127,7 +151,9 @@ __all__ = [
     "get_rows_within_id_list",
     "in_transaction",
     "insert_data_rows",
+    "invalidate_cache",
     "live_only",
+    "register_change_tracking",
     "register_hook",
     "register_lookup",
     "restore_row",

@@ -22,6 +22,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, make_transient, make_transient_to_detached
 from sqlalchemy.orm.attributes import instance_state
 
+from ._cached import _touch_flushed
+from ._history import _before_flush, _record_flush, record_inserted
 from ._listeners import _stamp_before_flush
 from ._memo import memoized
 from ._rows import column_keys, loaded, write_scope
@@ -134,6 +136,7 @@ def _bulk_insert(session: Session, rows: Sequence[Any]) -> None:
         inserted += _insert_group(session, model, sorted(keys), members, ordered)
     # Attached only once every chunk went in: after a failure the rows are
     # still untouched transient objects, ready for the row-by-row retry.
+    record_inserted(session, inserted)
     for row, values in inserted:
         # Loaded values, committed by make_transient_to_detached (what
         # set_committed_value does per key, without its per-key overhead).
@@ -149,10 +152,17 @@ def _only_library_flush_listeners(session: Session) -> bool:
     then flushed by the ORM, which batches on PostgreSQL and MariaDB too."""
     dispatch = session.dispatch
     return (
-        all(listener is _stamp_before_flush for listener in dispatch.before_flush)
-        and not dispatch.after_flush
+        all(listener in _LIBRARY_BEFORE_FLUSH for listener in dispatch.before_flush)
+        and all(listener in _LIBRARY_AFTER_FLUSH for listener in dispatch.after_flush)
         and not dispatch.after_flush_postexec
     )
+
+
+# The library's own flush listeners, which the batched path stands in for:
+# it stamps the mixins itself, records history itself (`record_inserted`),
+# and its INSERTs are seen by the cache's ``do_orm_execute`` listener.
+_LIBRARY_BEFORE_FLUSH = (_stamp_before_flush, _before_flush)
+_LIBRARY_AFTER_FLUSH = (_record_flush, _touch_flushed)
 
 
 def _stamp_rows(session: Session, rows: Sequence[Any]) -> None:

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from ._rows import write_scope
 from .coercion import positive_int
-from .exceptions import QueryError
+from .exceptions import ConstraintError, QueryError
 from .lookups import mapper_of, parse_field, parse_lookup, primary_key_names
 from .operators import MAX_IN_VALUES
 from .query import Q
@@ -104,6 +104,14 @@ def _checked_data(model: type[Any], data: Any) -> dict[str, Any]:
                 model=model,
                 key=name,
                 value=data[name],
+            )
+        if data[name] is None and not parse_field(model, name).property.columns[0].nullable:
+            # what the database would raise (translated), without the round trip
+            raise ConstraintError(
+                f"cannot set {name!r} to None: the column is NOT NULL",
+                model=model,
+                constraint="NOT NULL",
+                field=name,
             )
     return dict(data)
 

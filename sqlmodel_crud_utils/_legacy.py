@@ -63,27 +63,34 @@ def legacy_failures(
         yield
     except (QueryError, UsageError):
         raise
-    except (*DATABASE_ERRORS, QueryExecutionError) as exc:
+    except QueryExecutionError as exc:
         # a `Q` statement the database refused is reported as the database error itself
-        cause = exc.original_error or exc if isinstance(exc, QueryExecutionError) else exc
-        if raise_on_error:
-            error = translated(cause, model) or TransactionError(
-                f"{operation} failed: {first_line(cause)}", original_error=cause
-            )
-            raise error from cause
-        log.error("%s failed: %s", operation, first_line(cause))
+        _database_failure(operation, exc.original_error or exc, raise_on_error, log, model)
     except RecordNotFoundError as exc:
         if raise_on_error:
             raise
         log.debug("%s: %s", operation, exc)  # a missing row is an expected outcome
-    except SQLModelCRUDError as exc:
+    except SQLModelCRUDError as exc:  # before DATABASE_ERRORS: ConstraintError is one too
         if raise_on_error:
             raise
         log.error("%s failed: %s", operation, first_line(exc))
+    except DATABASE_ERRORS as exc:
+        _database_failure(operation, exc, raise_on_error, log, model)
     except Exception as exc:
         if raise_on_error:
             raise
         log.error("%s failed: %s: %s", operation, type(exc).__name__, first_line(exc))
+
+
+def _database_failure(
+    operation: str, cause: BaseException, raise_on_error: bool, log: logging.Logger, model: Any
+) -> None:
+    if raise_on_error:
+        error = translated(cause, model) or TransactionError(
+            f"{operation} failed: {first_line(cause)}", original_error=cause
+        )
+        raise error from cause
+    log.error("%s failed: %s", operation, first_line(cause))
 
 
 @contextmanager

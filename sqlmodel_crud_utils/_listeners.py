@@ -11,6 +11,9 @@ writes and reads made without this library's helpers:
 * ``do_orm_execute`` (`sqlmodel_crud_utils.scopes._scope_relationship_loads`)
   makes every *relationship load* of a soft-delete model live-only.
 
+Mapping a `TrackChangesMixin` model installs the change-history flush
+listeners (`sqlmodel_crud_utils._history`) the same way.
+
 Neither `audit` nor `scopes` imports the other's mixin, so the listener
 that needs both lives here, above them.
 
@@ -28,8 +31,10 @@ from typing import Any
 from sqlalchemy import event, inspect
 from sqlalchemy.orm import Mapper, Session
 
+from ._history import install_tracking
 from .audit import AuditMixin, current_user, is_audit_model, utc_now
 from .scopes import SoftDeleteMixin, _scope_relationship_loads, is_soft_delete_model
+from .tracking import is_tracked_model
 
 __all__: list[str] = []
 
@@ -75,6 +80,8 @@ def _install_listeners(mapper: Mapper[Any], model: type[Any]) -> None:
         _listen_once(Session, "before_flush", _stamp_before_flush)
     if is_soft_delete_model(model):
         _listen_once(Session, "do_orm_execute", _scope_relationship_loads)
+    if is_tracked_model(model):
+        install_tracking()
 
 
 def _listen_once(target: Any, name: str, listener: Any) -> None:

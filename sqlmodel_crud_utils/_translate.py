@@ -125,6 +125,8 @@ def is_database_error(error: BaseException) -> bool:
         >>> is_database_error(OverflowError()), is_database_error(sa_exc.InvalidRequestError())
         (True, False)
     """
+    if isinstance(error, SQLModelCRUDError):  # translated already (ConstraintError is a DBAPIError)
+        return False
     if isinstance(error, (sa_exc.DBAPIError, sa_exc.TimeoutError, *_PYTHON_VALUE_ERRORS)):
         return True
     return isinstance(error, sa_exc.StatementError) and isinstance(error.orig, _PYTHON_VALUE_ERRORS)
@@ -150,15 +152,13 @@ def translated(
     given = _values(exc, values)
     if isinstance(exc, sa_exc.IntegrityError):
         constraint, column = _constraint(exc.orig)
-        error = ConstraintError(
+        return ConstraintError(
             first_line(exc.orig),
             model=model,
             constraint=constraint,
             field=column,
             value=given.get(column) if column else None,
-        )
-        error.original_error = exc
-        return error
+        ).caused_by(exc)
     if isinstance(exc, sa_exc.DataError):
         column = _refused_column(exc.orig, given)
     elif isinstance(exc, _PYTHON_VALUE_ERRORS):

@@ -19,11 +19,13 @@ from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from ._bulk import ROWS_PER_STATEMENT
+from ._history import capture, record_upserted
 from ._rows import write_scope
 from .audit import audit_update_values, current_user, is_audit_model, utc_now
 from .exceptions import QueryError
 from .lookups import mapper_of, parse_field
 from .query import Q
+from .tracking import is_tracked_model
 
 __all__ = ["bulk_upsert_mappings"]
 
@@ -51,9 +53,12 @@ def bulk_upsert_mappings(
 
     ``update_columns`` restricts what a conflict updates to those fields
     (field names, as for ``pk_fields``); ``None``: every field a mapping
-    carries. It is checked before any statement (`QueryError`): a non-empty
-    list of field names of the model, none of them a key field, each set
-    by at least one mapping; repeated names count once.
+    carries, the key fields too on SQLite and PostgreSQL (rewritten with
+    their own values, as in upstream 0.4; not on MySQL/MariaDB, where a
+    conflict on another unique key would move the row). It is checked
+    before any statement (`QueryError`): a non-empty list of field names
+    of the model, none of them a key field, each set by at least one
+    mapping; repeated names count once.
 
     One parameterised ``INSERT .. ON CONFLICT DO UPDATE`` (SQLite,
     PostgreSQL) or ``INSERT .. ON DUPLICATE KEY UPDATE`` (MySQL/MariaDB) is
@@ -61,7 +66,9 @@ def bulk_upsert_mappings(
     chunks stay below the backend's bound-parameter limit. Only the fields a
     mapping carries are updated on conflict. When the payload repeats a key,
     the last mapping wins. Rows come back through RETURNING where the backend
-    has it, otherwise by a re-select on the keys. No hooks fire.
+    has it, otherwise by a re-select on the keys. No hooks fire. For a
+    `TrackChangesMixin` model the chunk's existing rows are read (and
+    locked) first, and an insert or update record is written per row.
 
     Example: ``heroes = bulk_upsert_mappings(session, Hero, [{"id": 1, "name": "A"}])``.
     """
@@ -91,6 +98,7 @@ def bulk_upsert_mappings(
     groups = _group_by_fields(model, payload, key_fields)
     limit = int(getattr(dialect, "insertmanyvalues_max_parameters", 32000) or 32000)
     returning = bool(dialect.insert_returning)
+    tracked = is_tracked_model(model)
     rows: list[Any] = []
     with write_scope(session, bulk=True):
         for fields, mappings in groups.items():
@@ -98,6 +106,11 @@ def bulk_upsert_mappings(
             size = max(1, min(ROWS_PER_STATEMENT, limit // max(1, len(fields))))
             for start in range(0, len(mappings), size):
                 chunk = mappings[start : start + size]
+                old = None
+                if tracked:
+                    keys = [tuple(mapping[name] for name in key_fields) for mapping in chunk]
+                    old = capture(session, model, key_columns, keys)
+                done = len(rows)
                 if returning:
                     rows.extend(
                         session.scalars(
@@ -109,6 +122,8 @@ def bulk_upsert_mappings(
                 else:
                     session.execute(stmt, chunk, execution_options=_NULLS_AS_GIVEN)
                     rows.extend(_reselect(session, model, key_columns, key_fields, chunk))
+                if old is not None:
+                    record_upserted(session, model, old, rows[done:])
     return rows
 
 
@@ -183,7 +198,8 @@ def _upsert_statement(
     only: tuple[str, ...] | None = None,
 ) -> Any:
     """The upsert for one field set, updating ``only`` those fields on a
-    conflict (``None``: every field but the keys). For `AuditMixin` models the audit
+    conflict (``None``: every field the mappings carry, keys included but on
+    MySQL/MariaDB, as upstream 0.4 does). For `AuditMixin` models the audit
     columns the mappings leave out are stamped in the statement itself (no
     per-row work): inserted rows get ``created_at`` = now and the
     `acting_as` user as ``created_by`` (``updated_at`` stays ``None``, as
@@ -193,28 +209,28 @@ def _upsert_statement(
     stmt = make_insert(model)
     if is_audit_model(model):
         stmt = stmt.values(**_audit_insert_values(fields))
-    if only is None:
-        updated = [name for name in fields if name not in key_fields]
-    else:
+    mysql_style = hasattr(stmt, "on_duplicate_key_update")
+    if only is not None:
         updated = [name for name in only if name in fields]
-    if hasattr(stmt, "on_duplicate_key_update"):
-        changes = {name: stmt.inserted[name] for name in updated}
-        if not changes:
-            return stmt.on_duplicate_key_update(
-                {name: stmt.inserted[name] for name in key_fields[:1]}
-            )
-        return stmt.on_duplicate_key_update(audit_update_values(model, changes))
-    if not updated:
-        # a no-op update rather than DO NOTHING, so RETURNING reports the
-        # existing rows too
-        first = key_fields[0]
-        return stmt.on_conflict_do_update(
-            index_elements=key_columns, set_={first: stmt.excluded[first]}
-        )
-    changes = {name: stmt.excluded[name] for name in updated}
-    return stmt.on_conflict_do_update(
-        index_elements=key_columns, set_=audit_update_values(model, changes)
-    )
+    elif mysql_style:
+        # ON DUPLICATE KEY fires on any unique key, not only the key fields:
+        # rewriting them could move the row to another key
+        updated = [name for name in fields if name not in key_fields]
+    else:  # the conflict is on the key fields: rewriting them changes nothing
+        updated = list(fields)
+    column_of = {
+        name: mapper_of(model).column_attrs[name].columns[0].key for name in (*fields, *key_fields)
+    }
+    incoming = stmt.inserted if mysql_style else stmt.excluded
+    # a key field rewritten with its own value when nothing else is to be
+    # updated: a no-op rather than DO NOTHING, so RETURNING reports the row
+    names = updated or key_fields[:1]
+    changes = {column_of[name]: incoming[column_of[name]] for name in names}
+    if updated:
+        changes = audit_update_values(model, changes)
+    if mysql_style:
+        return stmt.on_duplicate_key_update(changes)
+    return stmt.on_conflict_do_update(index_elements=key_columns, set_=changes)
 
 
 def _audit_insert_values(fields: tuple[str, ...]) -> dict[str, Any]:

@@ -146,6 +146,16 @@ class _Builder(Generic[M, S]):
         """
         return self._loading(relationships, "lazy")
 
+    def cached(self: B, ttl: float | None = None) -> B:
+        """Answer the terminals from the configured cache (see `Q.cached`);
+        ``ttl`` in seconds, ``None`` for the backend's default. A builder
+        made with a caller's ``stmnt``, or with ``selectin``/``lazy``
+        loading, reads the database every time.
+
+        Example: ``ok, heroes = QueryBuilder(session, Hero).cached(ttl=30).all()``
+        """
+        return self._with(self.query.cached(ttl))
+
     def _loading(self: B, relationships: tuple[str, ...], strategy: Strategy) -> B:
         loaders = dict(self._loaders)
         for name in relationships:
@@ -165,7 +175,7 @@ class _Builder(Generic[M, S]):
 class QueryBuilder(_Builder[M, Session]):
     """Upstream 0.4's fluent builder over a sync ``Session`` (see the
     module docstring): ``where``, ``order_by``, ``limit``, ``offset``,
-    ``selectin``, ``lazy``, then ``all``, ``first`` or ``count``.
+    ``selectin``, ``lazy``, ``cached``, then ``all``, ``first`` or ``count``.
 
     Example:
         ``ok, heroes = QueryBuilder(session, Hero).where(age__gte=18).order_by("name").all()``

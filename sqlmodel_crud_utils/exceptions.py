@@ -33,6 +33,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 
 __all__ = [
@@ -363,10 +364,13 @@ class TransactionError(SQLModelCRUDError):
         super().__init__(text)
 
 
-class ConstraintError(ValidationError, TransactionError):
+class ConstraintError(ValidationError, TransactionError, sa_exc.IntegrityError):
     """The database refused a write because of a constraint: unique, foreign
     key, not null or check. Also a `TransactionError`, which is what the
-    legacy functions raised for it before (``raise_on_error=True``).
+    legacy functions raised for it before (``raise_on_error=True``), and a
+    SQLAlchemy ``IntegrityError``, so ``except IntegrityError`` written for
+    upstream or plain SQLAlchemy still catches it (``orig``, ``statement``
+    and ``params`` are the original error's).
 
     Attributes:
         model: the model written (``None`` when not known).
@@ -397,6 +401,42 @@ class ConstraintError(ValidationError, TransactionError):
         super().__init__(prefix + named + message, field=field, value=value)
         self.operation: str | None = None
         self.original_error: BaseException | None = None
+        # what SQLAlchemy's IntegrityError carries (its __init__ is not run)
+        self.statement = None
+        self.params = None
+        self.orig = None
+        self.hide_parameters = False
+        self.detail = []
+        self.connection_invalidated = False
+        self.ismulti = None
+        self.code = sa_exc.IntegrityError.code
+
+    def __str__(self) -> str:
+        return Exception.__str__(self)
+
+    def __reduce__(self) -> Any:
+        return (_restored, (type(self), self.args, self.__dict__))
+
+    def caused_by(self, original: BaseException) -> ConstraintError:
+        """Record ``original`` (a SQLAlchemy ``IntegrityError``) as the cause.
+
+        Example:
+            >>> ConstraintError("dup").caused_by(ValueError("x")).original_error
+            ValueError('x')
+        """
+        self.original_error = original
+        self.orig = getattr(original, "orig", None)
+        self.statement = getattr(original, "statement", None)
+        self.params = getattr(original, "params", None)
+        return self
+
+
+def _restored(cls: type[Exception], args: tuple[Any, ...], state: dict[str, Any]) -> Exception:
+    """Unpickle an exception without re-running its ``__init__``."""
+    error = cls.__new__(cls)
+    error.args = args
+    error.__dict__.update(state)
+    return error
 
 
 def _hide_password(url: str | None) -> str | None:

@@ -27,7 +27,7 @@ loader as `stream` through ``run_sync``, one batch at a time.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Generic, Literal, TypeVar, cast, get_args
 
@@ -40,6 +40,7 @@ from sqlalchemy.sql import operators
 from sqlalchemy.sql.elements import UnaryExpression
 from sqlmodel.sql.expression import SelectOfScalar
 
+from ._cached import read_through
 from ._compile import (
     LOADERS,
     Include,
@@ -68,6 +69,9 @@ from .writes import delete_rows, update_rows
 __all__ = ["Q", "SoftMode", "Strategy", "_soft_options"]
 
 M = TypeVar("M")
+_R = TypeVar("_R")
+_REFRESH = {"populate_existing": True}
+_NO_OPTIONS: dict[str, Any] = {}
 
 SoftMode = Literal["exclude", "include", "only"]
 Strategy = Literal["selectin", "joined", "subquery", "lazy", "raise"]
@@ -142,6 +146,8 @@ class Q(Generic[M]):
     _limit: int | None = None
     _offset: int | None = None
     _base: Any = None
+    _cached: bool = False
+    _cache_ttl: float | None = None
 
     def __post_init__(self) -> None:
         _mapped(self.model, "")  # checks each model once, not per query
@@ -408,6 +414,37 @@ class Q(Generic[M]):
             )
         return self._with(_limit=size, _offset=offset)
 
+    def cached(self, ttl: float | None = None) -> Q[M]:
+        """Answer `all`, `first`, `one`, `one_or_none`, `get`, `count` and
+        `exists` from the configured cache (`configure_cache`) when it holds
+        them, keeping what they read for ``ttl`` seconds (``None``: the
+        backend's default). Without a backend the query runs as usual. Rows
+        served from the cache are detached instances (their relationships are
+        not loaded); queries that cannot be keyed safely (raw clauses,
+        ``include``, ``only``) always read the database. See docs/cache.md.
+
+        Example:
+            >>> from sqlmodel import Field, SQLModel
+            >>> class Map(SQLModel, table=True):
+            ...     id: int | None = Field(default=None, primary_key=True)
+            >>> Q(Map).cached(ttl=30)._cache_ttl
+            30
+            >>> Q(Map).cached(ttl=-1)  # doctest: +ELLIPSIS
+            Traceback (most recent call last):
+            ...
+            sqlmodel_crud_utils.exceptions.QueryError: Map: ttl must be ... got -1
+        """
+        if ttl is not None and (
+            isinstance(ttl, bool) or not isinstance(ttl, int | float) or not ttl >= 0
+        ):
+            raise QueryError(
+                f"ttl must be a number of seconds >= 0 or None, got {ttl!r}",
+                model=self.model,
+                key="ttl",
+                value=ttl,
+            )
+        return self._with(_cached=True, _cache_ttl=ttl)
+
     def _stably_ordered(self) -> Q[M]:
         """This query, ordered by primary key when it has no order of its own
         (offset pages of an unordered query may overlap or skip rows)."""
@@ -483,7 +520,10 @@ class Q(Generic[M]):
                 # a caller's statement of several columns (legacy ``stmnt=``): its rows
                 return session.execute(stmt, params)
             base_entity = _selects_entity(described)
-        result = session.execute(stmt, params).scalars()
+        # a cached read stores what the database holds, not the session's
+        # older copy of a row it loaded before (it has no pending changes)
+        options = _REFRESH if self._cached else _NO_OPTIONS
+        result = session.execute(stmt, params, execution_options=options).scalars()
         if (
             base_entity
             or _joined_by_default(self.model, "")
@@ -494,11 +534,19 @@ class Q(Generic[M]):
             result = result.unique()
         return result
 
-    def _run(self, session: Session, limit: int | None = None) -> Any:
+    def _run(self, session: Session, limit: int | None = None) -> list[M]:
         """The rows of this query (at most ``limit``), through its shape's
-        statement template where it has one (see `sqlmodel_crud_utils._templates`)."""
+        statement template where it has one (see `sqlmodel_crud_utils._templates`),
+        from the cache when the query is `cached`."""
         q = self if limit is None else self._with(_limit=limit)
-        return self._execute(session, *runnable(q))
+        return q._through_cache(
+            session, "rows", lambda: list(q._execute(session, *runnable(q)).all())
+        )
+
+    def _through_cache(self, session: Session, kind: str, run: Callable[[], _R]) -> _R:
+        if not self._cached:
+            return run()
+        return read_through(session, self, kind, run)
 
     def all(self, session: Session) -> list[M]:
         """Every row the query matches.
@@ -506,7 +554,7 @@ class Q(Generic[M]):
         Example: ``heroes = Q(Hero).where(age__gt=30).all(session)``
         """
         with terminal(session, "all", self.model):
-            return cast("list[M]", self._run(session).all())
+            return self._run(session)
 
     def first(self, session: Session) -> M | None:
         """The first row, or ``None``.
@@ -515,7 +563,8 @@ class Q(Generic[M]):
         """
         with terminal(session, "first", self.model):
             limit = 1 if self._limit is None else min(1, self._limit)
-            return cast("M | None", self._run(session, limit).first())
+            rows = self._run(session, limit)
+            return rows[0] if rows else None
 
     def one_or_none(self, session: Session) -> M | None:
         """The only matching row, ``None`` when there is none;
@@ -525,7 +574,7 @@ class Q(Generic[M]):
         """
         with terminal(session, "one_or_none", self.model):
             limit = 2 if self._limit is None else min(2, self._limit)
-            rows = list(self._run(session, limit))
+            rows = self._run(session, limit)
             if len(rows) > 1:
                 raise MultipleRecordsError(self.model, self.count(session), self._describe())
             return rows[0] if rows else None
@@ -571,6 +620,8 @@ class Q(Generic[M]):
                     key="pk",
                     value=pk,
                 )
+            if self._cached:
+                return self.where(**dict(zip(keys, values, strict=True))).first(session)
             criteria = [
                 parse_field(self.model, key) == parse_lookup(self.model, key).coerce(value)
                 for key, value in zip(keys, values, strict=True)
@@ -587,7 +638,11 @@ class Q(Generic[M]):
         Example: ``n = Q(Hero).where(age__gte=18).count(session)``
         """
         with terminal(session, "count", self.model):
-            return int(session.execute(counted(self, paging=True)).scalar_one())
+            return self._through_cache(
+                session,
+                "count",
+                lambda: int(session.execute(counted(self, paging=True)).scalar_one()),
+            )
 
     def exists(self, session: Session) -> bool:
         """Whether the query matches at least one row.
@@ -595,9 +650,12 @@ class Q(Generic[M]):
         Example: ``taken = Q(Hero).where(name="Rusty-Man").exists(session)``
         """
         with terminal(session, "exists", self.model):
-            inner = self._select(loading=False, ordering=False)
-            stmt = select(inner.exists()).options(*self._soft_options())
-            return bool(session.execute(stmt).scalar())
+            return self._through_cache(session, "exists", lambda: self._exists(session))
+
+    def _exists(self, session: Session) -> bool:
+        inner = self._select(loading=False, ordering=False)
+        stmt = select(inner.exists()).options(*self._soft_options())
+        return bool(session.execute(stmt).scalar())
 
     def paginate(self, session: Session, page: int = 1, size: int = 20) -> Page[M]:
         """Page ``page`` (1-based) of ``size`` rows plus the total count.

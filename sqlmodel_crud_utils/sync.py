@@ -257,12 +257,17 @@ def get_row(
     lazy_load_keys: str | list[str] | None = None,
     select_in_keys: str | list[str] | None = None,
     pk_field: str = "id",
+    use_cache: bool = False,
+    cache_ttl: float | None = None,
     *,
     raise_on_error: bool = False,
     include_deleted: bool = False,
 ) -> tuple[bool, Any]:
     """``(True, row)`` for the row with ``pk_field == id_str``, else
     ``(False, None)``. String keys are coerced to the field's type.
+    ``use_cache=True`` answers from the configured cache (`configure_cache`)
+    when it can, keeping the row ``cache_ttl`` seconds (``None``: the
+    backend's default); see `Q.cached`.
 
     Example::
 
@@ -273,6 +278,8 @@ def get_row(
     with legacy_failures("get_row", raise_on_error, _log(), model):
         query = Q(model).where(**{pk_field: id_str}).soft(_rows.soft_mode(include_deleted))
         query = _loading(query, selectin, select_in_keys, lazy, lazy_load_keys)
+        if use_cache:
+            query = query.cached(cache_ttl)
         row = query.one_or_none(session_inst)
         if row is None:
             raise RecordNotFoundError(model, id_str, pk_field)
@@ -316,6 +323,8 @@ def get_rows(
     page: int = 1,
     text_field: str | None = None,
     stmnt: Any = None,
+    use_cache: bool = False,
+    cache_ttl: float | None = None,
     *,
     raise_on_error: bool = False,
     include_deleted: bool = False,
@@ -337,6 +346,8 @@ def get_rows(
     adds to it). Without ``sort_field`` and ``stmnt`` the rows are ordered
     by primary key, so pages are stable. An empty page is ``(False, [])``, also with
     ``raise_on_error=True`` (matching nothing is not an error).
+    ``use_cache`` / ``cache_ttl`` as for `get_row` (a custom ``stmnt`` is
+    never cached).
 
     Example::
 
@@ -347,6 +358,8 @@ def get_rows(
     with legacy_failures("get_rows", raise_on_error, _log(), model):
         query = _rows_query(model, text_field, include_deleted, dict(kwargs))
         query = _loading(query, selectin, select_in_keys, lazy, lazy_load_keys)
+        if use_cache:
+            query = query.cached(cache_ttl)
         if stmnt is None:
             query = query._stably_ordered().page(page, size=page_size)
         else:  # the caller's statement keeps its own paging (v0.1, upstream 0.4)

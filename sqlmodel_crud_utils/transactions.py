@@ -95,6 +95,8 @@ def translate_errors(message: str) -> Iterator[None]:
     """
     try:
         yield
+    except TransactionError:
+        raise  # says so already (a ConstraintError is a SQLAlchemy error too)
     except SQLAlchemyError as exc:
         raise TransactionError(f"{message}: {exc}", original_error=exc) from exc
 

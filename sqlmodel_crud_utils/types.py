@@ -63,7 +63,9 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
         if value.tzinfo is None:
             value = value.replace(tzinfo=dt.timezone.utc)
         value = value.astimezone(dt.timezone.utc)
-        return value if dialect.name == "postgresql" else value.replace(tzinfo=None)
+        # no dialect (a direct call): the naive UTC value most backends store
+        keeps_zone = getattr(dialect, "name", None) == "postgresql"
+        return value if keeps_zone else value.replace(tzinfo=None)
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Any:
         if not isinstance(value, dt.datetime):

@@ -32,10 +32,12 @@ from sqlalchemy import ColumnElement, delete, update
 from sqlalchemy.orm import Session
 
 from ._compile import root_soft_criteria, scoped_criteria, soft_options
+from ._history import run_tracked
 from .audit import audit_update_values, current_user, utc_now
 from .exceptions import QueryError, ValidationError
-from .lookups import parse_field, parse_lookup
+from .lookups import parse_field, parse_lookup, primary_key_names
 from .scopes import is_soft_delete_model
+from .tracking import is_tracked_model
 
 if TYPE_CHECKING:
     from .query import Q
@@ -51,21 +53,34 @@ def update_rows(q: Q[Any], session: Session, values: dict[str, Any]) -> int:
         parse_field(q.model, key).key: settable(q.model, key, value)
         for key, value in values.items()
     }
+    if is_tracked_model(q.model):
+        moved = sorted(set(checked) & set(primary_key_names(q.model)))
+        if moved:
+            raise QueryError(
+                "a set-based update cannot change the primary key of a TrackChangesMixin "
+                "model (its history is keyed on it); use update_row",
+                model=q.model,
+                key=moved[0],
+            )
+    where = _criteria(q)
+    options = soft_options(q.model, q._soft)
     stmt = (
         update(q.model)
-        .where(*_criteria(q))
+        .where(*where)
         .values(audit_update_values(q.model, checked))
-        .options(*soft_options(q.model, q._soft))
+        .options(*options)
     )
-    return _run(session, stmt)
+    return _run(session, q.model, stmt, where, options, "update")
 
 
 def delete_rows(q: Q[Any], session: Session, hard: bool) -> int:
     """Delete (or soft-delete) every row of ``q`` (see `Q.delete`); the rows matched."""
     if is_soft_delete_model(q.model) and not hard:
         return update_rows(q, session, deletion_values())
-    stmt = delete(q.model).where(*_criteria(q)).options(*soft_options(q.model, q._soft))
-    return _run(session, stmt)
+    where = _criteria(q)
+    options = soft_options(q.model, q._soft)
+    stmt = delete(q.model).where(*where).options(*options)
+    return _run(session, q.model, stmt, where, options, "delete")
 
 
 def deletion_values(user: str | None = None) -> dict[str, Any]:
@@ -150,7 +165,17 @@ def _criteria(q: Q[Any]) -> tuple[ColumnElement[bool], ...]:
     return scoped_criteria(q) + (root_soft_criteria(q) if q._soft == "only" else ())
 
 
-def _run(session: Session, stmt: Any) -> int:
-    """Run the statement; the rows it matched."""
+def _run(
+    session: Session,
+    model: type[Any],
+    stmt: Any,
+    where: tuple[ColumnElement[bool], ...],
+    options: tuple[Any, ...],
+    operation: str,
+) -> int:
+    """Run the statement (recording the change history of a
+    `TrackChangesMixin` model); the rows it matched."""
+    if is_tracked_model(model):
+        return run_tracked(session, model, stmt, where, options, operation)
     result: Any = session.execute(stmt)  # typed as a plain `Result`, without rowcount
     return int(result.rowcount)

@@ -23,7 +23,8 @@ from sqlalchemy.pool import NullPool
 from sqlmodel import Session, SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from sqlmodel_crud_utils import create_async_pooled_engine, create_pooled_engine
+from sqlmodel_crud_utils import HISTORY_METADATA, create_async_pooled_engine, create_pooled_engine
+from sqlmodel_crud_utils.tracking import change_history_table
 
 for _module in sorted(Path(__file__).parent.glob("models*.py")):
     importlib.import_module(f"tests.{_module.stem}")
@@ -79,6 +80,7 @@ class Backend:
                 conn.execute(text("SET FOREIGN_KEY_CHECKS=0"))
             for table in tables:
                 conn.execute(table.delete())
+            conn.execute(change_history_table.delete())
             if self.name == "mariadb":
                 conn.execute(text("SET FOREIGN_KEY_CHECKS=1"))
 
@@ -98,6 +100,8 @@ def backend(
         pytest.fail(f"TEST_DATABASES names {name!r} but {engine.url!r} is unreachable: {exc}")
     SQLModel.metadata.drop_all(engine)
     SQLModel.metadata.create_all(engine)
+    HISTORY_METADATA.drop_all(engine)
+    HISTORY_METADATA.create_all(engine)
     yield Backend(name, sync_url, async_url, engine)
     engine.dispose()
 

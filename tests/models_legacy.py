@@ -1,6 +1,6 @@
 """Models for the legacy-API and hook tests (tables prefixed ``legacy_``)."""
 
-from sqlalchemy import UniqueConstraint
+from sqlalchemy import Column, String, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from sqlmodel_crud_utils import SoftDeleteMixin
@@ -38,3 +38,11 @@ class LegacyScore(SQLModel, table=True):
     player: str = Field(max_length=50)
     game: str = Field(max_length=50)
     points: int = 0
+
+
+class LegacyLabel(SQLModel, table=True):
+    """A field (``code``) whose column has another name (``label_code``)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(sa_column=Column("label_code", String(50), unique=True, nullable=False))
+    note: str = Field(default="", max_length=50)

@@ -74,11 +74,11 @@ def test_v01_signatures_are_kept():
 
     assert positional(sync.get_rows) == [
         "session_inst", "model", "selectin", "select_in_keys", "lazy", "lazy_load_keys",
-        "page_size", "page", "text_field", "stmnt",
+        "page_size", "page", "text_field", "stmnt", "use_cache", "cache_ttl",
     ]  # fmt: skip
     assert positional(sync.get_row) == [
         "id_str", "session_inst", "model", "selectin", "lazy", "lazy_load_keys",
-        "select_in_keys", "pk_field",
+        "select_in_keys", "pk_field", "use_cache", "cache_ttl",
     ]  # fmt: skip
     assert positional(sync.get_one_or_create) == [
         "session_inst", "model", "create_method_kwargs", "selectin", "select_in_key",

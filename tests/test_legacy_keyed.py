@@ -57,7 +57,6 @@ async def test_bulk_update_with_no_keys_writes_nothing(db):
         (({"id": 7},), {}, "primary key"),
         (({"age": 1},), {"pk_field": "name"}, "pk_field"),
         (({"age": 1},), {"chunk_size": 0}, "chunk_size"),
-        (({"name": None},), {}, "NOT NULL"),
         (({"name": "x" * 101},), {}, "100 characters"),
         (({"age": 2**40},), {}, "age"),
     ],
@@ -267,3 +266,46 @@ async def test_keys_naming_one_row_count_once_across_chunks(db):
     )
     assert result == (True, 1)
     assert ages(db)[0] == ("h1", 7)
+
+
+async def test_upsert_names_fields_whose_columns_are_named_otherwise(db):
+    from tests.models_legacy import LegacyLabel
+
+    first = await legacy(
+        db, "bulk_upsert_mappings", [{"code": "a", "note": "1"}], S, LegacyLabel, pk_fields=["code"]
+    )
+    assert first[0] is True
+    again = await legacy(
+        db,
+        "bulk_upsert_mappings",
+        [{"code": "a", "note": "2"}, {"code": "b", "note": "3"}],
+        S,
+        LegacyLabel,
+        pk_fields=["code"],
+        update_columns=["note"],
+    )
+    assert again[0] is True
+    assert [(row.code, row.note) for row in stored(db, LegacyLabel)] == [("a", "2"), ("b", "3")]
+
+
+async def test_bulk_update_refuses_null_for_a_not_null_column_as_a_constraint(db):
+    from sqlalchemy.exc import IntegrityError
+
+    rows = heroes(db, 2)
+    with pytest.raises(IntegrityError) as caught:  # ConstraintError is one
+        await legacy(db, "bulk_update_rows", [rows[0].id], {"name": None}, S, Hero)
+    assert isinstance(caught.value, ConstraintError)
+    assert (caught.value.constraint, caught.value.field) == ("NOT NULL", "name")
+    assert [name for name, _ in ages(db)] == ["h1", "h2"]
+
+
+async def test_upsert_on_mariadb_never_moves_a_row_hit_by_another_unique_key(db):
+    from tests.models_legacy import LegacyLabel
+
+    if db.name != "mariadb":
+        pytest.skip("only ON DUPLICATE KEY fires on a unique key other than the conflict target")
+    (label,) = db.seed(LegacyLabel(code="a", note="old"))
+    payload = [{"id": label.id + 50, "code": "a", "note": "new"}]
+    result = await legacy(db, "bulk_upsert_mappings", payload, S, LegacyLabel)
+    assert result[0] is True
+    assert [(row.id, row.note) for row in stored(db, LegacyLabel)] == [(label.id, "new")]
