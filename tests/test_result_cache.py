@@ -703,3 +703,14 @@ def test_an_enum_without_a_known_class_is_not_stored():
     assert _encode_value(Color.RED, Color) == ["enum", "RED"]
     with pytest.raises(_Unencodable):
         _encode_value(Color.RED, None)
+
+
+async def test_soft_delete_and_restore_invalidate(db, cache):
+    (book,) = db.seed(SaBook(title="t"))
+    live = Q(SaBook).cached()
+    assert await db.run(live, "count") == 1
+    await fresh(db)
+    assert await legacy(db, "soft_delete_row", book.id, S, SaBook) is True
+    assert await db.run(live, "count") == 0
+    assert await legacy(db, "restore_row", book.id, S, SaBook) is True
+    assert await db.run(live, "count") == 1
