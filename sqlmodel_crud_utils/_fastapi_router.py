@@ -1,0 +1,318 @@
+"""`crud_router`: the generated CRUD routes of `sqlmodel_crud_utils.fastapi`.
+
+Each route's work is one sync function of a sync ``Session`` (`_Work`); a
+router over an ``AsyncSession`` dependency runs the same function through
+``AsyncSession.run_sync``, so sync and async routers share one
+implementation. Library errors become problem documents inside the route
+(see `problem_for`), so the routes answer 4xx even in an app that did not
+call `install_error_handlers`.
+"""
+
+from __future__ import annotations
+
+import inspect as pyinspect
+from collections.abc import Callable, Sequence
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Query, Response
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, create_model
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
+
+from . import sync
+from .audit import AuditMixin, TimestampMixin, acting_as
+from .exceptions import RecordNotFoundError, SQLModelCRUDError
+from .fastapi import PROBLEM_JSON, FilterSet, problem_for, problem_responses
+from .keyset import MAX_CURSOR_LENGTH
+from .lookups import mapper_of, parse_lookup, primary_key_names
+from .pagination import CursorPage, Page
+from .query import Q
+from .scopes import SoftDeleteMixin, is_soft_delete_model
+
+__all__ = ["crud_router"]
+
+ROUTES = ("list", "get", "create", "update", "delete", "restore")
+#: Fields the library fills (audit and soft-delete columns): never in a body.
+_MANAGED = frozenset(
+    {
+        *getattr(AuditMixin, "__annotations__", {}),
+        *getattr(TimestampMixin, "__annotations__", {}),
+        *getattr(SoftDeleteMixin, "__annotations__", {}),
+    }
+)
+
+
+def crud_router(
+    model: type[Any],
+    *,
+    session: Callable[..., Any],
+    filters: FilterSet[Any] | None = None,
+    create_schema: type[BaseModel] | None = None,
+    update_schema: type[BaseModel] | None = None,
+    read_schema: type[BaseModel] | None = None,
+    prefix: str | None = None,
+    tags: Sequence[str] | None = None,
+    pagination: str = "offset",
+    routes: Sequence[str] = ROUTES,
+    actor: Callable[..., Any] | None = None,
+    allow_hard_delete: bool = False,
+    max_size: int = 100,
+) -> APIRouter:
+    """See `sqlmodel_crud_utils.fastapi.crud_router`."""
+    unknown = sorted(set(routes) - set(ROUTES))
+    if unknown:
+        raise ValueError(f"unknown routes {unknown}; known: {ROUTES}")
+    if pagination not in ("offset", "cursor"):
+        raise ValueError(f"pagination must be 'offset' or 'cursor', got {pagination!r}")
+    keys = primary_key_names(model)
+    if len(keys) != 1:
+        raise ValueError(
+            f"crud_router needs a single-column primary key; {model.__name__} has {keys}"
+        )
+    pk = keys[0]
+    read = read_schema or model
+    is_async = pyinspect.isasyncgenfunction(session) or pyinspect.iscoroutinefunction(session)
+    work = _Work(model, pk, read, actor is not None)
+    router = APIRouter(
+        prefix=prefix or f"/{model.__tablename__}", tags=list(tags or [model.__name__])
+    )
+    filter_set = filters or FilterSet(model, fields={})
+    key_type = parse_lookup(model, pk).python_type or str
+    key = _param("key", Annotated[key_type, Path(description=f"{model.__name__}.{pk}")])
+    db = _param("db", Annotated[Any, Depends(session)])
+    who = _param("who", Annotated[Any, Depends(actor or _nobody)])
+    size = _param("size", Annotated[int, Query(ge=1, le=max_size)], 20)
+
+    def run(args: dict[str, Any], call: Callable[..., Any], *values: Any) -> Any:
+        """``call(sync_session, *values)``, acting as ``who``; on an async
+        session through ``run_sync`` (the endpoint awaits it)."""
+        user = args.get("who")
+        if isinstance(args["db"], AsyncSession):
+            return args["db"].run_sync(
+                lambda sync_session: _acting(user, call, sync_session, *values)
+            )
+        return _acting(user, call, args["db"], *values)
+
+    def route(
+        path: str,
+        method: str,
+        name: str,
+        parameters: list[pyinspect.Parameter],
+        call: Callable[[dict[str, Any]], Any],
+        **options: Any,
+    ) -> None:
+        """Register a sync or async endpoint with ``parameters``, answering
+        library errors as problem documents."""
+        if is_async:
+
+            async def endpoint(**args: Any) -> Any:
+                try:
+                    outcome = call(args)
+                    return await outcome if pyinspect.isawaitable(outcome) else outcome
+                except SQLModelCRUDError as exc:
+                    return _problem(exc)
+
+            chosen: Callable[..., Any] = endpoint
+        else:
+
+            def sync_endpoint(**args: Any) -> Any:
+                try:
+                    return call(args)
+                except SQLModelCRUDError as exc:
+                    return _problem(exc)
+
+            chosen = sync_endpoint
+        chosen.__signature__ = pyinspect.Signature(parameters)  # type: ignore[attr-defined]
+        chosen.__name__ = f"{name}_{model.__name__.lower()}"
+        router.add_api_route(path, chosen, methods=[method.upper()], **options)
+
+    if "list" in routes:
+        filtered = _param("q", Annotated[Q[Any], Depends(filter_set)])
+        if pagination == "offset":
+            page = _param("page", Annotated[int, Query(ge=1, le=10**9)], 1)
+            route(
+                "/",
+                "get",
+                "list",
+                [filtered, db, page, size],
+                lambda a: run(a, work.page, a["q"], a["page"], a["size"]),
+                response_model=Page[read],  # type: ignore[valid-type]
+                responses=problem_responses(422),
+            )
+        else:
+            cursor = _param(
+                "cursor", Annotated[str | None, Query(max_length=MAX_CURSOR_LENGTH)], None
+            )
+            route(
+                "/",
+                "get",
+                "list",
+                [filtered, db, cursor, size],
+                lambda a: run(a, work.cursor_page, a["q"], a["size"], a["cursor"]),
+                response_model=CursorPage[read],  # type: ignore[valid-type]
+                responses=problem_responses(422),
+            )
+    if "get" in routes:
+        route(
+            "/{key}",
+            "get",
+            "get",
+            [key, db],
+            lambda a: run(a, work.get, a["key"]),
+            response_model=read,
+            responses=problem_responses(404, 422),
+        )
+    if "create" in routes:
+        create = create_schema or _body_schema(model, f"{model.__name__}Create", optional=False)
+        route(
+            "/",
+            "post",
+            "create",
+            [_param("body", create), db, who],
+            lambda a: run(a, work.create, a["body"]),
+            response_model=read,
+            status_code=201,
+            responses=problem_responses(409, 422),
+        )
+    if "update" in routes:
+        update = update_schema or _body_schema(model, f"{model.__name__}Update", optional=True)
+        route(
+            "/{key}",
+            "patch",
+            "update",
+            [key, _param("body", update), db, who],
+            lambda a: run(a, work.update, a["key"], a["body"]),
+            response_model=read,
+            responses=problem_responses(404, 409, 422),
+        )
+    if "delete" in routes:
+        hard = [_param("hard", bool, False)] if allow_hard_delete else []
+        route(
+            "/{key}",
+            "delete",
+            "delete",
+            [key, db, who, *hard],
+            lambda a: run(a, work.delete, a["key"], a.get("hard", False)),
+            status_code=204,
+            response_class=Response,
+            responses=problem_responses(404, 409),
+        )
+    if "restore" in routes and is_soft_delete_model(model):
+        route(
+            "/{key}/restore",
+            "post",
+            "restore",
+            [key, db, who],
+            lambda a: run(a, work.restore, a["key"]),
+            response_model=read,
+            responses=problem_responses(404),
+        )
+    return router
+
+
+def _nobody() -> None:
+    return None
+
+
+def _param(
+    name: str, annotation: Any, default: Any = pyinspect.Parameter.empty
+) -> pyinspect.Parameter:
+    return pyinspect.Parameter(
+        name, pyinspect.Parameter.KEYWORD_ONLY, annotation=annotation, default=default
+    )
+
+
+def _acting(who: Any, call: Callable[..., Any], session: Session, *args: Any) -> Any:
+    if who is None:
+        return call(session, *args)
+    with acting_as(str(who)):
+        return call(session, *args)
+
+
+def _problem(exc: SQLModelCRUDError) -> JSONResponse:
+    problem = problem_for(exc)
+    if problem is None:
+        raise exc
+    return JSONResponse(
+        problem.model_dump(exclude_none=True), status_code=problem.status, media_type=PROBLEM_JSON
+    )
+
+
+class _Work:
+    """What each route does, on a sync session (one implementation)."""
+
+    def __init__(self, model: type[Any], pk: str, read: type[Any], stamped: bool) -> None:
+        self.model = model
+        self.pk = pk
+        self.read = read
+        self.stamped = stamped
+
+    def _out(self, row: Any) -> Any:
+        if self.read is self.model:
+            return row
+        return self.read.model_validate(row, from_attributes=True)
+
+    def _missing(self, key: Any) -> RecordNotFoundError:
+        return RecordNotFoundError(self.model, key, self.pk)
+
+    def page(self, session: Session, q: Q[Any], page: int, size: int) -> Any:
+        found = q.paginate(session, page=page, size=size)
+        return Page[Any].build(
+            [self._out(r) for r in found.items], total=found.total, page=page, size=size
+        )
+
+    def cursor_page(self, session: Session, q: Q[Any], size: int, cursor: str | None) -> Any:
+        found = q.keyset(session, size=size, after=cursor)
+        return CursorPage[Any](
+            items=[self._out(r) for r in found.items],
+            next_cursor=found.next_cursor,
+            has_next=found.has_next,
+        )
+
+    def get(self, session: Session, key: Any) -> Any:
+        row = Q(self.model).where(**{self.pk: key}).one_or_none(session)
+        if row is None:
+            raise self._missing(key)
+        return self._out(row)
+
+    def create(self, session: Session, body: BaseModel) -> Any:
+        row = self.model(**body.model_dump())
+        _written, written = sync.write_row(row, session, raise_on_error=True)
+        session.refresh(written)  # the commit expired it; the response reads it
+        return self._out(written)
+
+    def update(self, session: Session, key: Any, body: BaseModel) -> Any:
+        changes = body.model_dump(exclude_unset=True)
+        if not changes:
+            return self.get(session, key)
+        _updated, row = sync.update_row(
+            key, changes, session, self.model, self.pk, raise_on_error=True
+        )
+        session.refresh(row)
+        return self._out(row)
+
+    def delete(self, session: Session, key: Any, hard: bool) -> Response:
+        sync.delete_row(key, session, self.model, self.pk, hard=hard, raise_on_error=True)
+        return Response(status_code=204)
+
+    def restore(self, session: Session, key: Any) -> Any:
+        sync.restore_row(key, session, self.model, self.pk, raise_on_error=True)
+        return self.get(session, key)
+
+
+def _body_schema(model: type[Any], name: str, *, optional: bool) -> type[BaseModel]:
+    """A request body of ``model``'s own columns: no primary key, none of the
+    fields the library fills; every field optional for a PATCH."""
+    keys = set(primary_key_names(model))
+    mapped = set(mapper_of(model).column_attrs.keys())
+    fields: dict[str, Any] = {}
+    for field_name, info in model.model_fields.items():
+        if field_name in keys or field_name in _MANAGED or field_name not in mapped:
+            continue
+        if optional:
+            fields[field_name] = (info.annotation | None, None)
+        else:
+            fields[field_name] = (info.annotation, info)
+    schema: type[BaseModel] = create_model(name, __config__={"extra": "forbid"}, **fields)
+    return schema

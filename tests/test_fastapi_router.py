@@ -1,0 +1,230 @@
+"""`crud_router` and `install_error_handlers` through real HTTP (FastAPI's
+TestClient) on every backend, with a sync and an async session dependency:
+filters, sort, offset and cursor pages, create / update / delete, soft
+delete → 404 → restore, `acting_as` stamped from the actor dependency, and
+problem documents for 404 / 409 / 422."""
+
+from collections.abc import AsyncIterator, Iterator
+from typing import Annotated
+
+import pytest
+from fastapi import FastAPI, Header
+from fastapi.testclient import TestClient
+from sqlalchemy.pool import NullPool
+from sqlmodel import Session
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from sqlmodel_crud_utils import QueryError, create_async_pooled_engine
+from sqlmodel_crud_utils.exceptions import ConstraintError, RecordNotFoundError
+from sqlmodel_crud_utils.fastapi import (
+    FilterSet,
+    crud_router,
+    install_error_handlers,
+    problem_for,
+)
+from tests.conftest import Backend
+from tests.models import Hero
+from tests.models_legacy import LegacyTag
+from tests.models_softaudit import SaAuthor
+
+PROBLEM = "application/problem+json"
+
+
+def current_user(x_user: Annotated[str | None, Header()] = None) -> str | None:
+    return x_user
+
+
+@pytest.fixture(scope="module")
+def client(backend: Backend) -> Iterator[TestClient]:
+    backend.clean()
+    async_engine = create_async_pooled_engine(backend.async_url, poolclass=NullPool)
+
+    def sync_session() -> Iterator[Session]:
+        with Session(backend.engine) as session:
+            yield session
+
+    async def async_session() -> AsyncIterator[AsyncSession]:
+        async with AsyncSession(async_engine) as session:
+            yield session
+
+    heroes = FilterSet(Hero, fields={"age": ["gte"], "name": ["icontains"]}, sort=["age", "name"])
+    app = FastAPI()
+    install_error_handlers(app)
+    for prefix, dependency in (("", sync_session), ("/async", async_session)):
+        app.include_router(
+            crud_router(Hero, session=dependency, filters=heroes, prefix=f"{prefix}/heroes")
+        )
+        app.include_router(
+            crud_router(
+                Hero,
+                session=dependency,
+                filters=heroes,
+                prefix=f"{prefix}/hero-cursor",
+                pagination="cursor",
+                routes=("list",),
+            )
+        )
+        app.include_router(
+            crud_router(
+                SaAuthor,
+                session=dependency,
+                prefix=f"{prefix}/authors",
+                actor=current_user,
+                allow_hard_delete=True,
+            )
+        )
+        app.include_router(crud_router(LegacyTag, session=dependency, prefix=f"{prefix}/tags"))
+
+    @app.get("/own/{hero_id}")
+    def own_route(hero_id: int) -> dict[str, int]:
+        raise RecordNotFoundError(Hero, hero_id)
+
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+@pytest.fixture(params=["", "/async"], ids=["sync", "async"])
+def root(request: pytest.FixtureRequest, client: TestClient, backend: Backend) -> str:
+    backend.clean()
+    return str(request.param)
+
+
+def make_heroes(client: TestClient, root: str) -> list[int]:
+    ids = []
+    for name, age in (("Iron Man", 48), ("Spider-Man", 17), ("Batman", 40)):
+        response = client.post(f"{root}/heroes/", json={"name": name, "age": age})
+        assert response.status_code == 201, response.text
+        assert response.json()["name"] == name
+        ids.append(response.json()["id"])
+    return ids
+
+
+def test_list_filters_sorts_and_pages(client, root):
+    make_heroes(client, root)
+    page = client.get(f"{root}/heroes/", params={"age__gte": 18, "sort": "-age"}).json()
+    assert [h["name"] for h in page["items"]] == ["Iron Man", "Batman"]
+    assert (page["total"], page["page"], page["pages"]) == (2, 1, 1)
+    second = client.get(f"{root}/heroes/", params={"sort": "age", "size": 2, "page": 2}).json()
+    assert [h["name"] for h in second["items"]] == ["Iron Man"]
+    assert second["has_prev"] is True
+
+
+def test_cursor_pages_walk_every_row_once(client, root):
+    make_heroes(client, root)
+    seen, cursor = [], None
+    while True:
+        params = {"sort": "name", "size": 2} | ({"cursor": cursor} if cursor else {})
+        page = client.get(f"{root}/hero-cursor/", params=params).json()
+        seen += [h["name"] for h in page["items"]]
+        cursor = page["next_cursor"]
+        if not page["has_next"]:
+            break
+    assert seen == ["Batman", "Iron Man", "Spider-Man"]
+
+
+def test_get_update_delete(client, root):
+    first, *_ = make_heroes(client, root)
+    assert client.get(f"{root}/heroes/{first}").json()["age"] == 48
+    updated = client.patch(f"{root}/heroes/{first}", json={"age": 49})
+    assert updated.status_code == 200
+    assert (updated.json()["age"], updated.json()["name"]) == (49, "Iron Man")
+    assert client.delete(f"{root}/heroes/{first}").status_code == 204
+    gone = client.get(f"{root}/heroes/{first}")
+    assert gone.status_code == 404
+    assert gone.headers["content-type"].startswith(PROBLEM)
+    assert gone.json()["title"] == "Not Found"
+    assert client.patch(f"{root}/heroes/{first}", json={"age": 1}).status_code == 404
+    assert client.delete(f"{root}/heroes/{first}").status_code == 404
+
+
+def test_soft_delete_then_404_then_restore_with_the_actor_stamped(client, root):
+    created = client.post(f"{root}/authors/", json={"name": "Ada"}, headers={"x-user": "grace"})
+    assert created.status_code == 201
+    author = created.json()
+    assert author["created_by"] == "grace"
+    assert "is_deleted" in author
+    key = author["id"]
+    assert client.delete(f"{root}/authors/{key}", headers={"x-user": "eve"}).status_code == 204
+    assert client.get(f"{root}/authors/{key}").status_code == 404
+    assert client.get(f"{root}/authors/").json()["total"] == 0
+    restored = client.post(f"{root}/authors/{key}/restore", headers={"x-user": "eve"})
+    assert restored.status_code == 200
+    assert restored.json()["is_deleted"] is False
+    assert client.get(f"{root}/authors/{key}").json()["name"] == "Ada"
+    assert client.delete(f"{root}/authors/{key}", params={"hard": True}).status_code == 204
+    assert client.post(f"{root}/authors/{key}/restore").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "status"),
+    [
+        ("post", "/heroes/", {"name": "x", "id": 5}, 422),  # the key is not in the body
+        ("post", "/heroes/", {"name": "x" * 101}, 422),  # longer than the column
+        ("post", "/heroes/", {"name": "x", "age": 2**40}, 422),  # out of the column's range
+        ("post", "/heroes/", {"age": 3}, 422),  # name is required
+        ("post", "/authors/", {"name": "a", "is_deleted": True}, 422),  # a managed field
+        ("get", "/heroes/99999999999999999999", None, 422),
+        ("get", "/heroes/abc", None, 422),
+        ("get", "/heroes/?sort=power", None, 422),
+        ("get", "/heroes/?size=100000", None, 422),
+        ("get", "/hero-cursor/?cursor=garbage", None, 422),
+        ("patch", "/heroes/1", {"nope": 1}, 422),
+    ],
+)
+def test_hostile_requests_are_4xx_never_500(client, root, method, path, body, status):
+    response = getattr(client, method)(f"{root}{path}", **({"json": body} if body else {}))
+    assert response.status_code == status, response.text
+
+
+def test_a_unique_conflict_is_a_409_problem(client, root):
+    assert client.post(f"{root}/tags/", json={"name": "red"}).status_code == 201
+    conflict = client.post(f"{root}/tags/", json={"name": "red"})
+    assert conflict.status_code == 409
+    assert conflict.headers["content-type"].startswith(PROBLEM)
+    problem = conflict.json()
+    assert (problem["status"], problem["model"]) == (409, "LegacyTag")
+    assert problem["type"].endswith("#constraint")
+    assert client.post(f"{root}/tags/", json={"name": "blue"}).status_code == 201
+
+
+def test_the_openapi_schema_documents_routes_pages_and_problems(client):
+    schema = client.get("/openapi.json").json()
+    listing = schema["paths"]["/heroes/"]["get"]
+    assert {p["name"] for p in listing["parameters"]} >= {"age__gte", "sort", "page", "size"}
+    ok = listing["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
+    assert ok.endswith("Page_Hero_")
+    assert "422" in listing["responses"]
+    one = schema["paths"]["/heroes/{key}"]
+    assert set(one["get"]["responses"]) >= {"200", "404", "422"}
+    assert set(one["patch"]["responses"]) >= {"200", "404", "409", "422"}
+    assert "Problem" in schema["components"]["schemas"]
+    cursor = schema["paths"]["/hero-cursor/"]["get"]["responses"]["200"]
+    assert cursor["content"]["application/json"]["schema"]["$ref"].endswith("CursorPage_Hero_")
+
+
+def test_problem_statuses():
+    assert problem_for(RecordNotFoundError("Hero", 1)).status == 404
+    assert problem_for(QueryError("bad", model="Hero", key="age")).status == 422
+    assert problem_for(ConstraintError("dup", constraint="uq_name")).status == 409
+    assert problem_for(ConstraintError("null", constraint="NOT NULL")).status == 422
+
+
+def test_a_bad_router_fails_when_it_is_built():
+    with pytest.raises(ValueError, match="routes"):
+        crud_router(Hero, session=lambda: None, routes=("list", "explode"))
+    with pytest.raises(ValueError, match="pagination"):
+        crud_router(Hero, session=lambda: None, pagination="pages")
+
+
+def test_the_handlers_answer_for_the_apps_own_routes(client):
+    response = client.get("/own/7")
+    assert response.status_code == 404
+    assert response.headers["content-type"].startswith(PROBLEM)
+    assert response.json() == {
+        "type": "https://sqlmodel-crud-utils.readthedocs.io/en/latest/errors/#not-found",
+        "title": "Not Found",
+        "status": 404,
+        "detail": "Hero with id=7 not found",
+        "instance": "/own/7",
+        "model": "Hero",
+    }
