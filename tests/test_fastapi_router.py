@@ -4,76 +4,28 @@ filters, sort, offset and cursor pages, create / update / delete, soft
 delete → 404 → restore, `acting_as` stamped from the actor dependency, and
 problem documents for 404 / 409 / 422."""
 
-from collections.abc import AsyncIterator, Iterator
-from typing import Annotated
+from collections.abc import Iterator
 
 import pytest
-from fastapi import FastAPI, Header
 from fastapi.testclient import TestClient
-from sqlalchemy.pool import NullPool
-from sqlmodel import Session
-from sqlmodel.ext.asyncio.session import AsyncSession
 
-from sqlmodel_crud_utils import QueryError, create_async_pooled_engine
+from sqlmodel_crud_utils import QueryError
 from sqlmodel_crud_utils.exceptions import ConstraintError, RecordNotFoundError
 from sqlmodel_crud_utils.fastapi import (
-    FilterSet,
     crud_router,
-    install_error_handlers,
     problem_for,
 )
 from tests.conftest import Backend
+from tests.fastapi_apps import generated_app
 from tests.models import Hero
-from tests.models_legacy import LegacyTag
-from tests.models_softaudit import SaAuthor
 
 PROBLEM = "application/problem+json"
-
-
-def current_user(x_user: Annotated[str | None, Header()] = None) -> str | None:
-    return x_user
 
 
 @pytest.fixture(scope="module")
 def client(backend: Backend) -> Iterator[TestClient]:
     backend.clean()
-    async_engine = create_async_pooled_engine(backend.async_url, poolclass=NullPool)
-
-    def sync_session() -> Iterator[Session]:
-        with Session(backend.engine) as session:
-            yield session
-
-    async def async_session() -> AsyncIterator[AsyncSession]:
-        async with AsyncSession(async_engine) as session:
-            yield session
-
-    heroes = FilterSet(Hero, fields={"age": ["gte"], "name": ["icontains"]}, sort=["age", "name"])
-    app = FastAPI()
-    install_error_handlers(app)
-    for prefix, dependency in (("", sync_session), ("/async", async_session)):
-        app.include_router(
-            crud_router(Hero, session=dependency, filters=heroes, prefix=f"{prefix}/heroes")
-        )
-        app.include_router(
-            crud_router(
-                Hero,
-                session=dependency,
-                filters=heroes,
-                prefix=f"{prefix}/hero-cursor",
-                pagination="cursor",
-                routes=("list",),
-            )
-        )
-        app.include_router(
-            crud_router(
-                SaAuthor,
-                session=dependency,
-                prefix=f"{prefix}/authors",
-                actor=current_user,
-                allow_hard_delete=True,
-            )
-        )
-        app.include_router(crud_router(LegacyTag, session=dependency, prefix=f"{prefix}/tags"))
+    app, dispose = generated_app(backend)
 
     @app.get("/own/{hero_id}")
     def own_route(hero_id: int) -> dict[str, int]:
@@ -81,6 +33,7 @@ def client(backend: Backend) -> Iterator[TestClient]:
 
     with TestClient(app) as test_client:
         yield test_client
+    dispose()
 
 
 @pytest.fixture(params=["", "/async"], ids=["sync", "async"])

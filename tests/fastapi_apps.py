@@ -1,0 +1,69 @@
+"""The app the FastAPI tests drive: `crud_router` over three models, each
+mounted twice (a sync session dependency at ``/...``, an async one at
+``/async/...``), with `install_error_handlers`."""
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Annotated
+
+from fastapi import FastAPI, Header
+from sqlalchemy.pool import NullPool
+from sqlmodel import Session
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from sqlmodel_crud_utils import create_async_pooled_engine
+from sqlmodel_crud_utils.fastapi import FilterSet, crud_router, install_error_handlers
+from tests.conftest import Backend
+from tests.models import Hero
+from tests.models_legacy import LegacyTag
+from tests.models_softaudit import SaAuthor
+
+
+def current_user(x_user: Annotated[str | None, Header()] = None) -> str | None:
+    return x_user
+
+
+def generated_app(backend: Backend) -> tuple[FastAPI, Callable[[], None]]:
+    """The app on ``backend``, and how to dispose of its async engine."""
+    async_engine = create_async_pooled_engine(backend.async_url, poolclass=NullPool)
+
+    def sync_session() -> Iterator[Session]:
+        with Session(backend.engine) as session:
+            yield session
+
+    async def async_session() -> AsyncIterator[AsyncSession]:
+        async with AsyncSession(async_engine) as session:
+            yield session
+
+    heroes = FilterSet(Hero, fields={"age": ["gte"], "name": ["icontains"]}, sort=["age", "name"])
+    app = FastAPI()
+    install_error_handlers(app)
+    for prefix, dependency in (("", sync_session), ("/async", async_session)):
+        app.include_router(
+            crud_router(Hero, session=dependency, filters=heroes, prefix=f"{prefix}/heroes")
+        )
+        app.include_router(
+            crud_router(
+                Hero,
+                session=dependency,
+                filters=heroes,
+                prefix=f"{prefix}/hero-cursor",
+                pagination="cursor",
+                routes=("list",),
+            )
+        )
+        app.include_router(
+            crud_router(
+                SaAuthor,
+                session=dependency,
+                prefix=f"{prefix}/authors",
+                actor=current_user,
+                allow_hard_delete=True,
+            )
+        )
+        app.include_router(crud_router(LegacyTag, session=dependency, prefix=f"{prefix}/tags"))
+
+    def dispose() -> None:
+        asyncio.run(async_engine.dispose())
+
+    return app, dispose
