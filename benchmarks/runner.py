@@ -16,7 +16,7 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-from . import cases_history  # noqa: F401 - registers cases 10 and 11, after the others
+from . import cases_fastapi, cases_history  # noqa: F401 - register cases 10-12, after the others
 from .backends import KNOWN, Unreachable, open_backend
 from .cases import CASES
 from .harness import Config, Context, Result
