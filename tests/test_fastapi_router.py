@@ -181,3 +181,57 @@ def test_the_handlers_answer_for_the_apps_own_routes(client):
         "instance": "/own/7",
         "model": "Hero",
     }
+
+
+HOSTILE_QUERIES = [
+    "power=9000",
+    "secret_name=Tony Stark",
+    "__class__=x",
+    "_sa_instance_state=x",
+    "name__regex=.*",
+    "age__gte=thirty",
+    "age__gte=true",
+    "age__gte=99999999999999999999",
+    "age__gte=-99999999999999999999",
+    "name__icontains=%00",
+    "sort=secret_name",
+    "sort=-__dict__",
+    "sort=name;DROP TABLE hero",
+    "page=0",
+    "page=abc",
+    "page=99999999999999999999",
+    "size=0",
+    "size=100000",
+    "size=-1",
+]
+
+
+@pytest.mark.parametrize("query", HOSTILE_QUERIES)
+def test_hostile_list_queries_are_422(client, root, query):
+    response = client.get(f"{root}/heroes/?{query}")
+    assert response.status_code == 422, response.text
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "name__icontains=" + "x" * 5000,  # longer than the column: matches nothing
+        "name__icontains=%ED%A0%80",  # invalid UTF-8: decoded with replacement characters
+    ],
+)
+def test_odd_text_filters_match_nothing(client, root, query):
+    make_heroes(client, root)
+    response = client.get(f"{root}/heroes/?{query}")
+    assert response.status_code == 200, response.text
+    assert response.json()["total"] == 0
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    ["abc", "", "=" * 50, "eyJ4IjogMX0", "A" * 5000, "%00", "eyJrIjpbMV0sInMiOiIifQ"],
+)
+def test_forged_cursors_are_422(client, root, cursor):
+    response = client.get(f"{root}/hero-cursor/", params={"cursor": cursor})
+    assert response.status_code in (200, 422), response.text
+    if cursor not in ("",):
+        assert response.status_code == 422, response.text
