@@ -16,8 +16,8 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, Query
 from fastapi.testclient import TestClient
 from sqlalchemy import func
+from sqlalchemy.ext.asyncio import AsyncSession  # FastCRUD calls execute(), not exec()
 from sqlmodel import Session, col, select
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from sqlmodel_crud_utils.fastapi import FilterSet, crud_router
 
@@ -127,5 +127,4 @@ async def generated_route(ctx: Context) -> None:
                 else []
             ),
         ],
-        clock="wall",
     )
