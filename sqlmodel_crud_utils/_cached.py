@@ -46,7 +46,6 @@ import hashlib
 import os
 import threading
 import uuid
-import warnings
 import weakref
 from collections.abc import Callable, Iterable
 from decimal import Decimal
@@ -64,7 +63,7 @@ from . import cache
 from ._memo import memo_attribute, memoized, remembered
 from ._templates import runnable, template_key
 from .audit import current_user
-from .cache import CacheBackend, CacheWarning
+from .cache import CacheBackend, warn_failure
 
 if TYPE_CHECKING:
     from .query import Q
@@ -110,7 +109,7 @@ def read_through(session: Session, q: Q[Any], kind: str, run: Callable[[], _R]) 
         slot = key + "|" + ".".join(backend.generation(name) for name in namespaces)
         stored = backend.get(namespaces[0], slot)
     except Exception as exc:
-        _warn(backend, exc)
+        warn_failure(backend, exc, stacklevel=4)
         return run()
     if stored is not None:
         answer = _decode(q.model, kind, stored)
@@ -127,7 +126,7 @@ def read_through(session: Session, q: Q[Any], kind: str, run: Callable[[], _R]) 
                 backend.set(namespaces[0], slot, encoded, q._cache_ttl)
                 backend.stats.stores += 1
             except Exception as exc:
-                _warn(backend, exc)
+                warn_failure(backend, exc, stacklevel=4)
     return answer
 
 
@@ -167,8 +166,9 @@ def _plan(session: Session, q: Q[Any], kind: str) -> tuple[tuple[str, ...], str]
     sql, namespaces = remembered(
         _SQL, lambda _model, _key: _described(stmt, q.model), q.model, (shape, database[0])
     )
-    text = f"{database[1]}|{kind}|{sql}|{q._soft}|{current_user()!r}|{values!r}"
-    return namespaces, hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest()
+    return namespaces, _digest(
+        f"{database[1]}|{kind}|{sql}|{q._soft}|{current_user()!r}|{values!r}"
+    )
 
 
 _EAGER = frozenset({"joined", "selectin", "subquery", "immediate"})
@@ -203,14 +203,14 @@ def statement_plan(
             isinstance(element, ColumnClause) and element.is_literal
         ):
             return None
-    database = _database(session, model)[1]
-    compiled = stmt.compile(dialect=session.get_bind(mapper=inspect(model)).dialect)
+    bind = session.get_bind(mapper=inspect(model))
+    database = _identify(bind)[1]
+    compiled = stmt.compile(dialect=bind.dialect)
     values = tuple(compiled.params.items())
     if not all(_plain_value(value) for _, value in values):
         return None
-    sql = hashlib.sha1(str(compiled).encode(), usedforsecurity=False).hexdigest()
-    text = f"{database}|{kind}|{sql}|{current_user()!r}|{values!r}"
-    return own, hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest()
+    # the soft-delete scope is in the compiled SQL here (no template key)
+    return own, _digest(f"{database}|{kind}|{_digest(str(compiled))}|{current_user()!r}|{values!r}")
 
 
 def _described(stmt: Any, model: type[Any]) -> tuple[str, tuple[str, ...]]:
@@ -222,7 +222,11 @@ def _described(stmt: Any, model: type[Any]) -> tuple[str, tuple[str, ...]]:
         if isinstance(element, TableClause) and _table_name(element) not in own
     }
     sql = str(stmt.compile())
-    return hashlib.sha1(sql.encode(), usedforsecurity=False).hexdigest(), own + tuple(sorted(read))
+    return _digest(sql), own + tuple(sorted(read))
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest()
 
 
 def _table_name(table: TableClause) -> str:
@@ -478,7 +482,7 @@ def invalidate_tables(backend: CacheBackend, tables: Iterable[str]) -> None:
         except Exception as exc:
             with _pending_lock:
                 _pending.add(table)
-            _warn(backend, exc)
+            warn_failure(backend, exc, stacklevel=4)
 
 
 def _retry_pending(backend: CacheBackend) -> bool:
@@ -587,12 +591,3 @@ def install_listeners() -> None:
     ):
         if not event.contains(Session, name, listener):
             event.listen(Session, name, listener)
-
-
-def _warn(backend: CacheBackend, exc: BaseException) -> None:
-    backend.stats.errors += 1
-    warnings.warn(
-        f"cache backend {type(backend).__name__} failed ({exc!r}); reading uncached",
-        CacheWarning,
-        stacklevel=4,
-    )

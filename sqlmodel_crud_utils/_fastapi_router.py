@@ -15,15 +15,15 @@ from collections.abc import Callable, Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Response
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel, create_model
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from . import sync
+from ._fastapi_filters import FilterSet
+from ._fastapi_problems import problem_response, problem_responses
 from .audit import AuditMixin, TimestampMixin, acting_as
 from .exceptions import RecordNotFoundError, SQLModelCRUDError
-from .fastapi import PROBLEM_JSON, FilterSet, problem_for, problem_responses
 from .keyset import MAX_CURSOR_LENGTH
 from .lookups import mapper_of, parse_lookup, primary_key_names
 from .pagination import CursorPage, Page
@@ -59,7 +59,33 @@ def crud_router(
     allow_hard_delete: bool = False,
     max_size: int = 100,
 ) -> APIRouter:
-    """See `sqlmodel_crud_utils.fastapi.crud_router`."""
+    """An ``APIRouter`` with the CRUD routes of ``model`` (import it from
+    `sqlmodel_crud_utils.fastapi`):
+
+    * ``GET /`` — a `Page` (``pagination="offset"``: ``?page=&size=``) or a
+      `CursorPage` (``"cursor"``: ``?cursor=&size=``) of rows, filtered and
+      sorted by ``filters`` (a `FilterSet`; none: no filter parameters);
+      ``size`` is at most ``max_size``;
+    * ``GET /{key}``, ``POST /`` (201), ``PATCH /{key}``, ``DELETE /{key}``
+      (204; a soft delete on `SoftDeleteMixin` models, ``?hard=true`` only
+      with ``allow_hard_delete=True``), ``POST /{key}/restore`` (soft-delete
+      models only). ``routes`` picks which exist.
+
+    ``session`` is a dependency yielding a ``Session`` or an
+    ``AsyncSession`` (an ``async def`` generator makes async routes); the
+    routes do the same work either way. Each write is one legacy write (its
+    own transaction); ``actor``, a dependency returning the current user,
+    fills the audit columns through `acting_as`. Bodies default to the
+    model's columns without the primary key and the audit / soft-delete
+    fields (``extra="forbid"``; all optional for ``PATCH``), responses to the
+    model itself. Errors answer as problem documents (see
+    `install_error_handlers`): 404, 409, 422; never a 500 for what a client
+    sends.
+
+    Example::
+
+        app.include_router(crud_router(Hero, session=get_session, filters=hero_filters))
+    """
     unknown = sorted(set(routes) - set(ROUTES))
     if unknown:
         raise ValueError(f"unknown routes {unknown}; known: {ROUTES}")
@@ -111,7 +137,7 @@ def crud_router(
                     outcome = call(args)
                     return await outcome if pyinspect.isawaitable(outcome) else outcome
                 except SQLModelCRUDError as exc:
-                    return _problem(exc)
+                    return problem_response(exc)
 
             chosen: Callable[..., Any] = endpoint
         else:
@@ -120,7 +146,7 @@ def crud_router(
                 try:
                     return call(args)
                 except SQLModelCRUDError as exc:
-                    return _problem(exc)
+                    return problem_response(exc)
 
             chosen = sync_endpoint
         chosen.__signature__ = pyinspect.Signature(parameters)  # type: ignore[attr-defined]
@@ -228,15 +254,6 @@ def _acting(who: Any, call: Callable[..., Any], session: Session, *args: Any) ->
         return call(session, *args)
     with acting_as(str(who)):
         return call(session, *args)
-
-
-def _problem(exc: SQLModelCRUDError) -> JSONResponse:
-    problem = problem_for(exc)
-    if problem is None:
-        raise exc
-    return JSONResponse(
-        problem.model_dump(exclude_none=True), status_code=problem.status, media_type=PROBLEM_JSON
-    )
 
 
 class _Work:

@@ -269,8 +269,7 @@ def run_tracked(
     keys, fields = _columns(model)
     width = len(keys)
     names = tracked_fields(model)
-    pre = select(*keys, *fields).where(*where).options(*options).with_for_update()
-    old = {tuple(row[:width]): tuple(row[width:]) for row in session.execute(pre)}
+    old = _locked(session, model, where, options)
     if not old:
         return 0
     dialect = session.connection(bind_arguments={"mapper": inspect(model)}).dialect
@@ -310,19 +309,26 @@ def _missing(session: Session, keys: list[Any], chunk: Sequence[tuple[Any, ...]]
     return [key for key in chunk if key not in left]
 
 
+def _locked(
+    session: Session,
+    model: type[Any],
+    where: Sequence[ColumnElement[bool]],
+    options: Sequence[Any] = (),
+) -> dict[tuple[Any, ...], tuple[Any, ...]]:
+    """The tracked values, by primary key, of ``model``'s rows matching
+    ``where``, locked (``FOR UPDATE``) for the write that follows."""
+    keys, fields = _columns(model)
+    width = len(keys)
+    pre = select(*keys, *fields).where(*where).options(*options).with_for_update()
+    return {tuple(row[:width]): tuple(row[width:]) for row in session.execute(pre)}
+
+
 def capture(
     session: Session, model: type[Any], key_columns: Sequence[Any], keys: Sequence[tuple[Any, ...]]
 ) -> dict[tuple[Any, ...], tuple[Any, ...]]:
     """The tracked values (by primary key) of the rows whose ``key_columns``
-    are among ``keys``, locked for the write that follows."""
-    pk, fields = _columns(model)
-    width = len(pk)
-    if len(key_columns) == 1:
-        criterion = key_columns[0].in_([key[0] for key in keys])
-    else:
-        criterion = tuple_(*key_columns).in_(list(keys))
-    pre = select(*pk, *fields).where(criterion).with_for_update()
-    return {tuple(row[:width]): tuple(row[width:]) for row in session.execute(pre)}
+    are among ``keys``, locked for the upsert that follows."""
+    return _locked(session, model, [_among(list(key_columns), keys)])
 
 
 def record_upserted(
@@ -339,14 +345,13 @@ def record_upserted(
     for row in rows:
         values = inspect(row).dict
         key = tuple(values.get(name) for name in pk)
-        new = tuple(values.get(name) for name in names)
         before = old.get(key)
         if before is None:
-            changes.append((key, "insert", _created(names, new)))
-        else:
-            diff = _diff(names, before, new)
-            if diff:
-                changes.append((key, "update", diff))
+            changes.append(_insert_change(model, values))
+            continue
+        diff = _diff(names, before, tuple(values.get(name) for name in names))
+        if diff:
+            changes.append((key, "update", diff))
     write_records(session, model, changes)
 
 

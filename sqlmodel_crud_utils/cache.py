@@ -452,7 +452,10 @@ def invalidate_cache(model: type[Any] | None = None) -> None:
     if backend is None:
         return
     if model is None:
-        _guarded(backend, backend.clear)
+        try:
+            backend.clear()
+        except Exception as exc:  # a failing backend warns, never raises
+            warn_failure(backend, exc)
         return
     invalidate_tables(backend, tables_of(model))
 
@@ -514,15 +517,13 @@ async def a_invalidate_written(session: Any, *models: type[Any]) -> None:
         invalidate_written(session, *models)
 
 
-def _guarded(backend: CacheBackend, call: Any, *args: Any) -> Any:
-    """``call(*args)``, or ``None`` with a `CacheWarning` when the backend fails."""
-    try:
-        return call(*args)
-    except Exception as exc:
-        backend.stats.errors += 1
-        warnings.warn(
-            f"cache backend {type(backend).__name__} failed ({exc!r}); reading uncached",
-            CacheWarning,
-            stacklevel=3,
-        )
-        return None
+def warn_failure(backend: CacheBackend, exc: BaseException, stacklevel: int = 3) -> None:
+    """Count ``exc`` in the backend's ``stats.errors`` and say so with a
+    `CacheWarning` (a failing backend degrades to uncached reads, never
+    raises)."""
+    backend.stats.errors += 1
+    warnings.warn(
+        f"cache backend {type(backend).__name__} failed ({exc!r}); reading uncached",
+        CacheWarning,
+        stacklevel=stacklevel,
+    )

@@ -23,8 +23,13 @@ def current_user(x_user: Annotated[str | None, Header()] = None) -> str | None:
     return x_user
 
 
-def generated_app(backend: Backend) -> tuple[FastAPI, Callable[[], None]]:
-    """The app on ``backend``, and how to dispose of its async engine."""
+def session_dependencies(
+    backend: Backend,
+) -> tuple[
+    Callable[[], Iterator[Session]], Callable[[], AsyncIterator[AsyncSession]], Callable[[], None]
+]:
+    """A sync and an async session dependency on ``backend``, and how to
+    dispose of the async engine."""
     async_engine = create_async_pooled_engine(backend.async_url, poolclass=NullPool)
 
     def sync_session() -> Iterator[Session]:
@@ -35,6 +40,15 @@ def generated_app(backend: Backend) -> tuple[FastAPI, Callable[[], None]]:
         async with AsyncSession(async_engine) as session:
             yield session
 
+    def dispose() -> None:
+        asyncio.run(async_engine.dispose())
+
+    return sync_session, async_session, dispose
+
+
+def generated_app(backend: Backend) -> tuple[FastAPI, Callable[[], None]]:
+    """The app on ``backend``, and how to dispose of its async engine."""
+    sync_session, async_session, dispose = session_dependencies(backend)
     heroes = FilterSet(Hero, fields={"age": ["gte"], "name": ["icontains"]}, sort=["age", "name"])
     app = FastAPI()
     install_error_handlers(app)
@@ -62,8 +76,4 @@ def generated_app(backend: Backend) -> tuple[FastAPI, Callable[[], None]]:
             )
         )
         app.include_router(crud_router(LegacyTag, session=dependency, prefix=f"{prefix}/tags"))
-
-    def dispose() -> None:
-        asyncio.run(async_engine.dispose())
-
     return app, dispose

@@ -2,19 +2,19 @@
 with a sync and an async session dependency: typed filters, sort, the
 OpenAPI schema, and 422 for anything outside the allow-list."""
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Annotated, Any
 
 import pytest
 from fastapi import Depends, FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy.pool import NullPool
 from sqlmodel import Session
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from sqlmodel_crud_utils import Q, QueryError, create_async_pooled_engine
+from sqlmodel_crud_utils import Q, QueryError
 from sqlmodel_crud_utils.fastapi import FilterSet
 from tests.conftest import Backend
+from tests.fastapi_apps import session_dependencies
 from tests.models import Hero, Team
 
 heroes = FilterSet(
@@ -50,16 +50,7 @@ def client(backend: Backend) -> Iterator[TestClient]:
             ]
         )
         session.commit()
-    async_engine = create_async_pooled_engine(backend.async_url, poolclass=NullPool)
-
-    def sync_session() -> Iterator[Session]:
-        with Session(backend.engine) as session:
-            yield session
-
-    async def async_session() -> AsyncIterator[AsyncSession]:
-        async with AsyncSession(async_engine) as session:
-            yield session
-
+    sync_session, async_session, dispose = session_dependencies(backend)
     app = FastAPI()
 
     @app.get("/heroes")
@@ -77,6 +68,7 @@ def client(backend: Backend) -> Iterator[TestClient]:
 
     with TestClient(app) as test_client:
         yield test_client
+    dispose()
 
 
 @pytest.fixture(params=["/heroes", "/async/heroes"])
