@@ -35,8 +35,11 @@ else:  # pragma: no cover
 
 ROOT = Path(__file__).resolve().parent
 PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
-RUNTIME_EXTRAS = ["sqlite-async", "postgres", "mysql", "cache"]
+RUNTIME_EXTRAS = ["sqlite-async", "postgres", "mysql", "cache", "fastapi"]
 INSTALL = f".[dev,{','.join(RUNTIME_EXTRAS)}]"
+#: Test tools pinned to their minimum in the floor too: the old Starlette that
+#: FastAPI's floor brings drives its TestClient through httpx's 0.27 API.
+FLOOR_TEST_TOOLS = ["httpx"]
 
 nox.options.default_venv_backend = "uv|virtualenv"
 # Interpreters come from this machine, never from a download.
@@ -80,6 +83,11 @@ def floor_pins(python: str) -> list[str]:
     requirements = list(project["dependencies"])
     for extra in RUNTIME_EXTRAS:
         requirements += project["optional-dependencies"][extra]
+    requirements += [
+        text
+        for text in project["optional-dependencies"]["dev"]
+        if canonicalize_name(Requirement(text).name) in FLOOR_TEST_TOOLS
+    ]
     environment = {"python_version": python, "python_full_version": f"{python}.0"}
     minimums: dict[str, Version] = {}
     for text in requirements:

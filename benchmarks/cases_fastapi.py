@@ -94,7 +94,7 @@ async def generated_route(ctx: Context) -> None:
     client = TestClient(app)
     paths = {
         "hand-written route": ("/hand", PARAMS),
-        "crud_router": ("/ours/", PARAMS),
+        "crud_router": ("/ours", PARAMS),
         "FastCRUD crud_router": (
             "/fastcrud",
             {"age__gte": 30, "name__ilike": "%man%", "sort": "-age", "offset": 0, "limit": 20},

@@ -60,6 +60,8 @@ from .mixins import (
 from .operators import register_lookup
 from .pagination import CursorPage, Page
 from .query import Q
+from .retry import a_run_transaction, run_transaction
+from .routing import ReplicaWarning, async_routed_sessionmaker, routed_sessionmaker
 from .sync import (
     bulk_update_rows,
     bulk_upsert_mappings,
@@ -107,6 +109,7 @@ __all__ = [
     "QueryExecutionError",
     "RecordNotFoundError",
     "RedisCache",
+    "ReplicaWarning",
     "SQLModelCRUDError",
     "SessionTypeError",
     "SoftDeleteMixin",
@@ -129,11 +132,13 @@ __all__ = [
     "a_get_rows_within_id_list",
     "a_insert_data_rows",
     "a_restore_row",
+    "a_run_transaction",
     "a_soft_delete_row",
     "a_transaction",
     "a_update_row",
     "a_write_row",
     "acting_as",
+    "async_routed_sessionmaker",
     "bulk_update_rows",
     "bulk_upsert_mappings",
     "clear_hooks",
@@ -157,6 +162,8 @@ __all__ = [
     "register_hook",
     "register_lookup",
     "restore_row",
+    "routed_sessionmaker",
+    "run_transaction",
     "soft_delete_row",
     "transaction",
     "unregister_hook",

@@ -3,9 +3,12 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
@@ -105,9 +108,17 @@ def problem_response(exc: SQLModelCRUDError, instance: str | None = None) -> JSO
     problem = problem_for(exc, instance)
     if problem is None:
         raise exc
-    return JSONResponse(
+    return _AsciiJSONResponse(
         problem.model_dump(exclude_none=True), status_code=problem.status, media_type=PROBLEM_JSON
     )
+
+
+class _AsciiJSONResponse(JSONResponse):
+    """JSON with ``\\u`` escapes: a client's text echoed in an error (a lone
+    surrogate such as ``"\\ud800"``) cannot be UTF-8 encoded as it is."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, allow_nan=False, separators=(",", ":")).encode("ascii")
 
 
 async def _problem_handler(request: Request, exc: Exception) -> JSONResponse:
@@ -116,12 +127,20 @@ async def _problem_handler(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(exc, request.url.path)
 
 
+async def _request_validation_handler(request: Request, exc: Exception) -> JSONResponse:
+    """FastAPI's own 422 body, rendered so that any input it echoes encodes."""
+    assert isinstance(exc, RequestValidationError)
+    return _AsciiJSONResponse({"detail": jsonable_encoder(exc.errors())}, status_code=422)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Answer this library's errors as RFC 9457 ``application/problem+json``:
     a missing row 404, a unique or foreign-key conflict (and several rows
     where one was expected) 409, a bad filter, value or NOT NULL / CHECK
     violation 422, a lost database 503. Programming errors (`UsageError`)
-    stay 500s.
+    stay 500s. FastAPI's own request validation errors keep their shape,
+    rendered with ``\\u`` escapes so that echoing a client's lone surrogate
+    cannot turn the 422 into a 500.
 
     Example::
 
@@ -130,6 +149,7 @@ def install_error_handlers(app: FastAPI) -> None:
     """
     for kind, _status, _title, _fragment in _PROBLEMS:
         app.add_exception_handler(kind, _problem_handler)
+    app.add_exception_handler(RequestValidationError, _request_validation_handler)
 
 
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:

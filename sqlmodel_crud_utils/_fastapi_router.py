@@ -10,6 +10,7 @@ call `install_error_handlers`.
 
 from __future__ import annotations
 
+import copy
 import inspect as pyinspect
 from collections.abc import Callable, Sequence
 from typing import Annotated, Any
@@ -20,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from . import sync
-from ._fastapi_filters import FilterSet
+from ._fastapi_filters import PAGING, FilterSet
 from ._fastapi_problems import problem_response, problem_responses
 from .audit import AuditMixin, TimestampMixin, acting_as
 from .exceptions import RecordNotFoundError, SQLModelCRUDError
@@ -58,15 +59,16 @@ def crud_router(
     actor: Callable[..., Any] | None = None,
     allow_hard_delete: bool = False,
     max_size: int = 100,
+    include: Sequence[str] = (),
 ) -> APIRouter:
     """An ``APIRouter`` with the CRUD routes of ``model`` (import it from
     `sqlmodel_crud_utils.fastapi`):
 
-    * ``GET /`` — a `Page` (``pagination="offset"``: ``?page=&size=``) or a
+    * ``GET {prefix}`` — a `Page` (``pagination="offset"``: ``?page=&size=``) or a
       `CursorPage` (``"cursor"``: ``?cursor=&size=``) of rows, filtered and
       sorted by ``filters`` (a `FilterSet`; none: no filter parameters);
       ``size`` is at most ``max_size``;
-    * ``GET /{key}``, ``POST /`` (201), ``PATCH /{key}``, ``DELETE /{key}``
+    * ``GET {prefix}/{key}``, ``POST {prefix}`` (201), ``PATCH /{key}``, ``DELETE /{key}``
       (204; a soft delete on `SoftDeleteMixin` models, ``?hard=true`` only
       with ``allow_hard_delete=True``), ``POST /{key}/restore`` (soft-delete
       models only). ``routes`` picks which exist.
@@ -78,13 +80,16 @@ def crud_router(
     fills the audit columns through `acting_as`. Bodies default to the
     model's columns without the primary key and the audit / soft-delete
     fields (``extra="forbid"``; all optional for ``PATCH``), responses to the
-    model itself. Errors answer as problem documents (see
+    model itself; ``include`` names relationships to load with every row
+    (`Q.include`), so a ``read_schema`` with nested models costs one query
+    per relationship rather than one per row. Errors answer as problem documents (see
     `install_error_handlers`): 404, 409, 422; never a 500 for what a client
     sends.
 
     Example::
 
-        app.include_router(crud_router(Hero, session=get_session, filters=hero_filters))
+        app.include_router(crud_router(Hero, session=get_session, filters=hero_filters,
+                                       read_schema=HeroRead, include=["team"]))
     """
     unknown = sorted(set(routes) - set(ROUTES))
     if unknown:
@@ -99,11 +104,14 @@ def crud_router(
     pk = keys[0]
     read = read_schema or model
     is_async = pyinspect.isasyncgenfunction(session) or pyinspect.iscoroutinefunction(session)
-    work = _Work(model, pk, read, actor is not None)
+    work = _Work(model, pk, read, tuple(include))
     router = APIRouter(
         prefix=prefix or f"/{model.__tablename__}", tags=list(tags or [model.__name__])
     )
-    filter_set = filters or FilterSet(model, fields={})
+    paging = ("page", "size") if pagination == "offset" else ("cursor", "size")
+    filter_set = _reading_only(filters or FilterSet(model, fields={}), paging)
+    for path in include:
+        Q(model).include(path)  # an unknown relationship fails here, not per request
     key_type = parse_lookup(model, pk).python_type or str
     key = _param("key", Annotated[key_type, Path(description=f"{model.__name__}.{pk}")])
     db = _param("db", Annotated[Any, Depends(session)])
@@ -158,7 +166,7 @@ def crud_router(
         if pagination == "offset":
             page = _param("page", Annotated[int, Query(ge=1, le=10**9)], 1)
             route(
-                "/",
+                "",
                 "get",
                 "list",
                 [filtered, db, page, size],
@@ -171,7 +179,7 @@ def crud_router(
                 "cursor", Annotated[str | None, Query(max_length=MAX_CURSOR_LENGTH)], None
             )
             route(
-                "/",
+                "",
                 "get",
                 "list",
                 [filtered, db, cursor, size],
@@ -192,7 +200,7 @@ def crud_router(
     if "create" in routes:
         create = create_schema or _body_schema(model, f"{model.__name__}Create", optional=False)
         route(
-            "/",
+            "",
             "post",
             "create",
             [_param("body", create), db, who],
@@ -237,6 +245,14 @@ def crud_router(
     return router
 
 
+def _reading_only(filters: FilterSet[Any], paging: Sequence[str]) -> FilterSet[Any]:
+    """``filters`` accepting only this route's paging parameters (``?page=``
+    on a cursor route is refused like any unknown parameter)."""
+    scoped = copy.copy(filters)
+    scoped.extra = (filters.extra - frozenset(PAGING)) | frozenset(paging)
+    return scoped
+
+
 def _nobody() -> None:
     return None
 
@@ -259,11 +275,16 @@ def _acting(who: Any, call: Callable[..., Any], session: Session, *args: Any) ->
 class _Work:
     """What each route does, on a sync session (one implementation)."""
 
-    def __init__(self, model: type[Any], pk: str, read: type[Any], stamped: bool) -> None:
+    def __init__(
+        self, model: type[Any], pk: str, read: type[Any], include: tuple[str, ...]
+    ) -> None:
         self.model = model
         self.pk = pk
         self.read = read
-        self.stamped = stamped
+        self.include = include
+
+    def _loaded(self, q: Q[Any]) -> Q[Any]:
+        return q.include(*self.include) if self.include else q
 
     def _out(self, row: Any) -> Any:
         if self.read is self.model:
@@ -274,13 +295,13 @@ class _Work:
         return RecordNotFoundError(self.model, key, self.pk)
 
     def page(self, session: Session, q: Q[Any], page: int, size: int) -> Any:
-        found = q.paginate(session, page=page, size=size)
+        found = self._loaded(q).paginate(session, page=page, size=size)
         return Page[Any].build(
             [self._out(r) for r in found.items], total=found.total, page=page, size=size
         )
 
     def cursor_page(self, session: Session, q: Q[Any], size: int, cursor: str | None) -> Any:
-        found = q.keyset(session, size=size, after=cursor)
+        found = self._loaded(q).keyset(session, size=size, after=cursor)
         return CursorPage[Any](
             items=[self._out(r) for r in found.items],
             next_cursor=found.next_cursor,
@@ -288,7 +309,7 @@ class _Work:
         )
 
     def get(self, session: Session, key: Any) -> Any:
-        row = Q(self.model).where(**{self.pk: key}).one_or_none(session)
+        row = self._loaded(Q(self.model)).where(**{self.pk: key}).one_or_none(session)
         if row is None:
             raise self._missing(key)
         return self._out(row)
@@ -296,18 +317,14 @@ class _Work:
     def create(self, session: Session, body: BaseModel) -> Any:
         row = self.model(**body.model_dump())
         _written, written = sync.write_row(row, session, raise_on_error=True)
-        session.refresh(written)  # the commit expired it; the response reads it
-        return self._out(written)
+        return self.get(session, getattr(written, self.pk))
 
     def update(self, session: Session, key: Any, body: BaseModel) -> Any:
         changes = body.model_dump(exclude_unset=True)
         if not changes:
             return self.get(session, key)
-        _updated, row = sync.update_row(
-            key, changes, session, self.model, self.pk, raise_on_error=True
-        )
-        session.refresh(row)
-        return self._out(row)
+        sync.update_row(key, changes, session, self.model, self.pk, raise_on_error=True)
+        return self.get(session, key)
 
     def delete(self, session: Session, key: Any, hard: bool) -> Response:
         sync.delete_row(key, session, self.model, self.pk, hard=hard, raise_on_error=True)

@@ -16,7 +16,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_scoped_session
 from ._translate import database_errors
 from .exceptions import SessionTypeError
 
-__all__ = ["async_session", "sync_session", "terminal"]
+__all__ = ["PRIMARY_PIN", "async_session", "sync_session", "terminal"]
+
+#: ``session.info`` key: how many blocks route the session to its primary
+#: (`sqlmodel_crud_utils.routing.on_primary`, ``Q(...).primary()``)
+PRIMARY_PIN = "sqlmodel_crud_utils.on_primary"
 
 _ASYNC = (AsyncSession, async_scoped_session)
 
@@ -35,15 +39,29 @@ def async_session(session: Any, method: str) -> None:
 
 class terminal(database_errors):  # lower case: used like a context manager function
     """The scope of the sync terminal ``method`` of a `Q` on ``model``:
-    `sync_session`, then `database_errors` for the statements it runs.
+    `sync_session`, then `database_errors` for the statements it runs;
+    with ``primary``, every statement goes to the primary of a routed session
+    (`sqlmodel_crud_utils.routing`).
 
     Example:
         >>> with terminal(object(), "all", "Hero"):
         ...     pass
     """
 
-    __slots__ = ()
+    __slots__ = ("primary",)
 
-    def __init__(self, session: Any, method: str, model: Any) -> None:
+    def __init__(self, session: Any, method: str, model: Any, primary: bool = False) -> None:
         sync_session(session, method)
         super().__init__(session, model)
+        self.primary = primary
+
+    def __enter__(self) -> None:
+        super().__enter__()
+        if self.primary:
+            info = self.session.info  # type: ignore[union-attr]
+            info[PRIMARY_PIN] = info.get(PRIMARY_PIN, 0) + 1
+
+    def __exit__(self, kind: type[BaseException] | None, error: Any, traceback: Any) -> None:
+        if self.primary:
+            self.session.info[PRIMARY_PIN] -= 1  # type: ignore[union-attr]
+        super().__exit__(kind, error, traceback)

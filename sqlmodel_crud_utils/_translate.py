@@ -26,6 +26,7 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any, TypeVar
 
+from sqlalchemy import ForeignKeyConstraint, PrimaryKeyConstraint, Table, UniqueConstraint
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session
 
@@ -152,6 +153,7 @@ def translated(
     given = _values(exc, values)
     if isinstance(exc, sa_exc.IntegrityError):
         constraint, column = _constraint(exc.orig)
+        column = column or _constrained_column(model, constraint)
         return ConstraintError(
             first_line(exc.orig),
             model=model,
@@ -201,6 +203,40 @@ def _constraint(orig: BaseException | None) -> tuple[str | None, str | None]:
         if found:
             return found.group(1), column
     return ("NOT NULL" if "cannot be null" in text else None), column
+
+
+_CONSTRAINT_SUFFIXES = {
+    PrimaryKeyConstraint: "pkey",
+    UniqueConstraint: "key",
+    ForeignKeyConstraint: "fkey",
+}
+
+
+def _constrained_column(model: Any, constraint: str | None) -> str | None:
+    """The one column of ``model``'s table that ``constraint`` covers, found
+    by the constraint's name: its own, PostgreSQL's default
+    (``{table}_{columns}_key`` / ``_fkey`` / ``_pkey``) or MySQL's (a unique
+    key named after its first column)."""
+    table = getattr(model, "__table__", None)
+    if constraint is None or not isinstance(table, Table):
+        return None
+    covered: list[tuple[set[str], list[str]]] = []
+    items: list[Any] = [*table.constraints, *table.indexes]
+    for item in items:
+        columns = [column.name for column in getattr(item, "columns", ())]
+        if not columns:
+            continue
+        names = {item.name} if isinstance(item.name, str) else set()
+        suffix = _CONSTRAINT_SUFFIXES.get(type(item))
+        if suffix:
+            names.add(f"{table.name}_{'_'.join(columns)}_{suffix}")
+        if isinstance(item, UniqueConstraint) or getattr(item, "unique", False):
+            names.add(columns[0])
+        covered.append((names, columns))
+    for names, columns in covered:
+        if constraint in names and len(columns) == 1:
+            return columns[0]
+    return None
 
 
 def _refused_column(orig: BaseException | None, given: Mapping[str, Any]) -> str | None:

@@ -20,6 +20,10 @@ still works and wins over these defaults):
   (``PRAGMA journal_mode=WAL``, pass ``sqlite_wal=False`` to keep the
   file's journal mode), so readers and a writer in different threads do not
   block each other.
+* SQLite enforces FOREIGN KEY constraints (``PRAGMA foreign_keys=ON`` on
+  every connection), as PostgreSQL and MySQL do: a row pointing at a
+  missing parent is a `ConstraintError` on every backend. Pass
+  ``sqlite_foreign_keys=False`` for SQLite's own default (not enforced).
 * SQLite transactions that really nest: the ``sqlite3``/``aiosqlite``
   drivers start a transaction only before INSERT/UPDATE/DELETE, so a
   SAVEPOINT opened before any write runs outside a transaction and its
@@ -27,6 +31,18 @@ still works and wins over these defaults):
   stops issuing BEGIN; the engine emits BEGIN when a transaction starts),
   which makes `transaction` blocks and savepoints behave as on PostgreSQL.
   An engine created with ``isolation_level="AUTOCOMMIT"`` is left alone.
+
+Behind PgBouncer in transaction pooling mode (``behind_pgbouncer=True``, or
+by default on a PostgreSQL URL with PgBouncer's default port 6432),
+consecutive transactions of one client may run on different server
+connections, so nothing may live on a server connection between
+transactions: psycopg 3 never prepares statements on the server
+(``prepare_threshold=None``; by default it prepares a statement run five
+times, and the next transaction may find it missing, or another client's
+under its name), and asyncpg keeps no statement cache
+(``statement_cache_size=0``, ``prepared_statement_cache_size=0``). The
+library itself keeps no session state on the server (no ``SET``, advisory
+locks, temporary tables or ``LISTEN``). See docs/scaling.md.
 
 Pool arguments that do not apply to the pool in use (``pool_size`` for a
 `StaticPool` or `NullPool`, ...) are not passed to it.
@@ -59,12 +75,18 @@ def create_pooled_engine(
     pool_timeout: float = 30,
     *,
     sqlite_wal: bool = True,
+    sqlite_foreign_keys: bool = True,
+    behind_pgbouncer: bool | None = None,
     **kwargs: Any,
 ) -> Engine:
     """A sync `Engine` with a connection pool suited to the backend.
 
     ``kwargs`` go to `sqlalchemy.create_engine` and override the defaults
     described in this module (e.g. ``pool_pre_ping=False``, ``poolclass=NullPool``).
+    ``behind_pgbouncer=True``: connect through PgBouncer in transaction
+    pooling mode (no server-side prepared statements; see the module docs);
+    ``None`` (the default) assumes PgBouncer on a PostgreSQL URL with its
+    default port, 6432.
 
     Example:
         >>> engine = create_pooled_engine("postgresql+psycopg://app@db/app", pool_size=10)
@@ -74,10 +96,10 @@ def create_pooled_engine(
         'StaticPool'
     """
     parsed = make_url(url)
+    kwargs = _through_pgbouncer(parsed, kwargs) if _pgbouncer(parsed, behind_pgbouncer) else kwargs
     options = _engine_options(parsed, False, pool_size, max_overflow, pool_timeout, kwargs)
     engine = create_engine(parsed, **options)
-    if _needs_sqlite_fix(parsed, options):
-        _use_explicit_sqlite_transactions(engine, wal=sqlite_wal and not _is_memory(parsed))
+    _configure_sqlite(engine, parsed, options, sqlite_wal, sqlite_foreign_keys)
     return engine
 
 
@@ -88,6 +110,8 @@ def create_async_pooled_engine(
     pool_timeout: float = 30,
     *,
     sqlite_wal: bool = True,
+    sqlite_foreign_keys: bool = True,
+    behind_pgbouncer: bool | None = None,
     **kwargs: Any,
 ) -> AsyncEngine:
     """Async twin of `create_pooled_engine`, returning an `AsyncEngine`.
@@ -98,11 +122,10 @@ def create_async_pooled_engine(
         'StaticPool'
     """
     parsed = make_url(url)
+    kwargs = _through_pgbouncer(parsed, kwargs) if _pgbouncer(parsed, behind_pgbouncer) else kwargs
     options = _engine_options(parsed, True, pool_size, max_overflow, pool_timeout, kwargs)
     engine = create_async_engine(parsed, **options)
-    if _needs_sqlite_fix(parsed, options):
-        wal = sqlite_wal and not _is_memory(parsed)
-        _use_explicit_sqlite_transactions(engine.sync_engine, wal=wal)
+    _configure_sqlite(engine.sync_engine, parsed, options, sqlite_wal, sqlite_foreign_keys)
     return engine
 
 
@@ -139,27 +162,71 @@ def _engine_options(
     return options
 
 
+#: What each PostgreSQL driver needs to keep no prepared statement on a
+#: server connection (psycopg2 and pg8000 prepare nothing on the server).
+_NO_SERVER_STATEMENTS: dict[str, dict[str, Any]] = {
+    "psycopg": {"prepare_threshold": None},
+    "asyncpg": {"statement_cache_size": 0, "prepared_statement_cache_size": 0},
+}
+
+
+PGBOUNCER_PORT = 6432
+
+
+def _pgbouncer(url: URL, behind_pgbouncer: bool | None) -> bool:
+    if behind_pgbouncer is None:
+        return url.get_backend_name() == "postgresql" and url.port == PGBOUNCER_PORT
+    return behind_pgbouncer
+
+
+def _through_pgbouncer(url: URL, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """``kwargs`` with the connect arguments PgBouncer's transaction pooling
+    needs (the caller's own ``connect_args`` win)."""
+    if url.get_backend_name() != "postgresql":
+        raise ValueError(f"behind_pgbouncer needs a PostgreSQL URL, got {url.drivername!r}")
+    needed = _NO_SERVER_STATEMENTS.get(url.get_driver_name(), {})
+    return {**kwargs, "connect_args": {**needed, **kwargs.get("connect_args", {})}}
+
+
 def _is_memory(url: URL) -> bool:
     database = url.database or ""
     return database in ("", ":memory:") or url.query.get("mode") == "memory"
 
 
-def _needs_sqlite_fix(url: URL, options: dict[str, Any]) -> bool:
-    return url.get_backend_name() == "sqlite" and options.get("isolation_level") != "AUTOCOMMIT"
-
-
-def _use_explicit_sqlite_transactions(engine: Engine, *, wal: bool) -> None:
-    """SQLAlchemy's documented pysqlite/aiosqlite transaction fix (see the
-    "Transactions with SQLite and the sqlite3 driver" section of its SQLite
-    dialect docs), plus WAL for file databases."""
+def _configure_sqlite(
+    engine: Engine, url: URL, options: dict[str, Any], wal: bool, foreign_keys: bool
+) -> None:
+    """On SQLite: the pragmas asked for on every new connection, and the
+    transaction fix unless the engine is in autocommit mode."""
+    if url.get_backend_name() != "sqlite":
+        return
+    explicit = options.get("isolation_level") != "AUTOCOMMIT"
+    pragmas = []
+    if wal and not _is_memory(url):
+        pragmas.append("PRAGMA journal_mode=WAL")
+    if foreign_keys:
+        pragmas.append("PRAGMA foreign_keys=ON")
 
     @event.listens_for(engine, "connect")
-    def _driver_stops_beginning(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.isolation_level = None
-        if wal:
-            cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        if explicit:
+            dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            for pragma in pragmas:  # outside any transaction: foreign_keys is ignored inside one
+                cursor.execute(pragma)
+        finally:
             cursor.close()
+
+    if explicit:
+        _emit_begin_explicitly(engine)
+
+
+def _emit_begin_explicitly(engine: Engine) -> None:
+    """SQLAlchemy's documented pysqlite/aiosqlite transaction fix (see the
+    "Transactions with SQLite and the sqlite3 driver" section of its SQLite
+    dialect docs): the driver no longer begins (``isolation_level = None``,
+    set on connect), the engine emits BEGIN when a transaction starts."""
 
     @event.listens_for(engine, "begin")
     def _emit_begin(conn: Any) -> None:

@@ -332,6 +332,8 @@ class TransactionError(SQLModelCRUDError):
         operation: the operation that failed (``"commit"``, ``"rollback"``,
             ...), when known.
         original_error: the underlying exception, when there is one.
+        attempts: every failed attempt (`sqlmodel_crud_utils.retry.Attempt`)
+            when `run_transaction` gave up; empty otherwise.
 
     Example:
         >>> str(TransactionError("commit failed"))
@@ -340,14 +342,18 @@ class TransactionError(SQLModelCRUDError):
         "Transaction operation 'commit' failed: ValueError(no)"
     """
 
+    attempts: tuple[Any, ...] = ()
+
     def __init__(
         self,
         message: str | None = None,
         operation: str | None = None,
         original_error: BaseException | None = None,
+        attempts: tuple[Any, ...] = (),
     ) -> None:
         self.operation = operation
         self.original_error = original_error
+        self.attempts = attempts
         if message:
             text = message
         elif operation and original_error is not None:

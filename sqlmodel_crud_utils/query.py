@@ -148,6 +148,7 @@ class Q(Generic[M]):
     _base: Any = None
     _cached: bool = False
     _cache_ttl: float | None = None
+    _primary: bool = False
 
     def __post_init__(self) -> None:
         _mapped(self.model, "")  # checks each model once, not per query
@@ -414,6 +415,21 @@ class Q(Generic[M]):
             )
         return self._with(_limit=size, _offset=offset)
 
+    def primary(self) -> Q[M]:
+        """Run this query's statements on the primary of a routed session
+        (`routed_sessionmaker`), even where a read would go to a replica: a
+        read that must see the latest writes of other sessions. Other sessions
+        are not affected.
+
+        Example:
+            >>> from sqlmodel import Field, SQLModel
+            >>> class Ore(SQLModel, table=True):
+            ...     id: int | None = Field(default=None, primary_key=True)
+            >>> Q(Ore).primary()._primary, Q(Ore)._primary
+            (True, False)
+        """
+        return self._with(_primary=True)
+
     def cached(self, ttl: float | None = None) -> Q[M]:
         """Answer `all`, `first`, `one`, `one_or_none`, `get`, `count` and
         `exists` from the configured cache (`configure_cache`) when it holds
@@ -553,7 +569,7 @@ class Q(Generic[M]):
 
         Example: ``heroes = Q(Hero).where(age__gt=30).all(session)``
         """
-        with terminal(session, "all", self.model):
+        with terminal(session, "all", self.model, self._primary):
             return self._run(session)
 
     def first(self, session: Session) -> M | None:
@@ -561,7 +577,7 @@ class Q(Generic[M]):
 
         Example: ``oldest = Q(Hero).order_by("-age").first(session)``
         """
-        with terminal(session, "first", self.model):
+        with terminal(session, "first", self.model, self._primary):
             limit = 1 if self._limit is None else min(1, self._limit)
             rows = self._run(session, limit)
             return rows[0] if rows else None
@@ -572,7 +588,7 @@ class Q(Generic[M]):
 
         Example: ``hero = Q(Hero).where(name="Deadpond").one_or_none(session)``
         """
-        with terminal(session, "one_or_none", self.model):
+        with terminal(session, "one_or_none", self.model, self._primary):
             limit = 2 if self._limit is None else min(2, self._limit)
             rows = self._run(session, limit)
             if len(rows) > 1:
@@ -585,7 +601,7 @@ class Q(Generic[M]):
 
         Example: ``hero = Q(Hero).where(name="Deadpond").one(session)``
         """
-        with terminal(session, "one", self.model):
+        with terminal(session, "one", self.model, self._primary):
             row = self.one_or_none(session)
             if row is None:
                 raise RecordNotFoundError(self.model, filters=self._describe())
@@ -610,7 +626,7 @@ class Q(Generic[M]):
 
         Example: ``hero = Q(Hero).get(session, 1)``
         """
-        with terminal(session, "get", self.model):
+        with terminal(session, "get", self.model, self._primary):
             keys = _primary_key_names(self.model)
             values = pk if isinstance(pk, tuple) else (pk,)
             if len(values) != len(keys):
@@ -637,7 +653,7 @@ class Q(Generic[M]):
 
         Example: ``n = Q(Hero).where(age__gte=18).count(session)``
         """
-        with terminal(session, "count", self.model):
+        with terminal(session, "count", self.model, self._primary):
             return self._through_cache(
                 session,
                 "count",
@@ -649,7 +665,7 @@ class Q(Generic[M]):
 
         Example: ``taken = Q(Hero).where(name="Rusty-Man").exists(session)``
         """
-        with terminal(session, "exists", self.model):
+        with terminal(session, "exists", self.model, self._primary):
             return self._through_cache(session, "exists", lambda: self._exists(session))
 
     def _exists(self, session: Session) -> bool:
@@ -667,7 +683,7 @@ class Q(Generic[M]):
 
         Example: ``page = Q(Hero).order_by("name").paginate(session, page=2, size=10)``
         """
-        with terminal(session, "paginate", self.model):
+        with terminal(session, "paginate", self.model, self._primary):
             paged = self._stably_ordered().page(page, size)
             items = paged.all(session)
             offset = paged._offset or 0
@@ -701,7 +717,7 @@ class Q(Generic[M]):
             while page.has_next:
                 page = Q(Hero).order_by("-age").keyset(session, 50, after=page.next_cursor)
         """
-        with terminal(session, "keyset", self.model):
+        with terminal(session, "keyset", self.model, self._primary):
             return keyset_page(self, session, size, after)
 
     def stream(self, session: Session, batch_size: int = 1000) -> Iterator[M]:
@@ -738,7 +754,7 @@ class Q(Generic[M]):
 
         Example: ``n = Q(Hero).where(team_id=1).update(session, age=40)``
         """
-        with terminal(session, "update", self.model):
+        with terminal(session, "update", self.model, self._primary):
             return update_rows(self, session, values)
 
     def delete(self, session: Session, hard: bool = False) -> int:
@@ -752,7 +768,7 @@ class Q(Generic[M]):
 
         Example: ``n = Q(Hero).where(age__lt=18).delete(session, hard=True)``
         """
-        with terminal(session, "delete", self.model):
+        with terminal(session, "delete", self.model, self._primary):
             return delete_rows(self, session, hard)
 
     # ----------------------------------------------------------- async terminals

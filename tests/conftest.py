@@ -4,6 +4,13 @@ async session. A requested server that cannot be reached fails the run.
 
 Server URLs default to the project's machines and can be moved with
 ``TEST_POSTGRESQL_URL`` / ``TEST_MARIADB_URL`` (e.g. to a private database).
+
+Two more names need scripts/scaleout_servers.sh (``make scaleout-up``):
+``postgresql-pgbouncer`` runs the whole suite through PgBouncer in
+transaction pooling mode (127.0.0.1:6432, ``TEST_POSTGRESQL_PGBOUNCER_URL``;
+its backend is ``postgresql``); ``postgresql-replica`` adds the streaming
+replica (127.0.0.1:5433, ``TEST_POSTGRESQL_REPLICA_URL``) to the routing
+tests (tests/test_routing.py).
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, event, insert, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import NullPool
 from sqlmodel import Session, SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -31,14 +39,18 @@ for _module in sorted(Path(__file__).parent.glob("models*.py")):
 
 DEFAULT_URLS = {
     "postgresql": "postgresql://postgres@127.0.0.1:5432/test",
+    "postgresql-pgbouncer": "postgresql://postgres@127.0.0.1:6432/test",
     "mariadb": "mysql://root@127.0.0.1:3306/test",
 }
 DRIVERS = {
     "sqlite": ("sqlite+pysqlite", "sqlite+aiosqlite"),
     "postgresql": ("postgresql+psycopg", "postgresql+psycopg"),
+    "postgresql-pgbouncer": ("postgresql+psycopg", "postgresql+psycopg"),
     "mariadb": ("mysql+pymysql", "mysql+aiomysql"),
 }
-KNOWN = tuple(DRIVERS)
+#: names that are not a backend of their own (tests/test_routing.py reads it)
+ROUTING_ONLY = ("postgresql-replica",)
+KNOWN = (*DRIVERS, *ROUTING_ONLY)
 
 
 def requested_backends() -> list[str]:
@@ -54,7 +66,8 @@ def backend_urls(name: str, tmp_dir: Path) -> tuple[str, str]:
     if name == "sqlite":
         path = tmp_dir / "test.db"
         return f"{sync_driver}:///{path}", f"{async_driver}:///{path}"
-    raw = os.environ.get(f"TEST_{name.upper()}_URL", DEFAULT_URLS[name])
+    variable = f"TEST_{name.upper().replace('-', '_')}_URL"
+    raw = os.environ.get(variable, DEFAULT_URLS[name])
     url = make_url(raw)
     if name == "mariadb":
         url = url.update_query_dict({"charset": "utf8mb4"})
@@ -66,12 +79,26 @@ def backend_urls(name: str, tmp_dir: Path) -> tuple[str, str]:
 
 @dataclass
 class Backend:
-    """One database server with the test schema created on it."""
+    """One database server with the test schema created on it. ``name`` is
+    the kind of server (``postgresql`` behind PgBouncer too); ``route`` says
+    how the suite reaches it (``direct`` or ``pgbouncer``)."""
 
     name: str
     sync_url: str
     async_url: str
     engine: Engine
+    route: str = "direct"
+
+    def async_engine(self, **options: Any) -> AsyncEngine:
+        """An async engine on this backend, reaching it the suite's way."""
+        return create_async_pooled_engine(self.async_url, **self._route_options(), **options)
+
+    def sync_engine(self, **options: Any) -> Engine:
+        """A sync engine on this backend, reaching it the suite's way."""
+        return create_pooled_engine(self.sync_url, **self._route_options(), **options)
+
+    def _route_options(self) -> dict[str, Any]:
+        return {"behind_pgbouncer": True} if self.route == "pgbouncer" else {}
 
     def clean(self) -> None:
         tables = list(reversed(SQLModel.metadata.sorted_tables))
@@ -85,14 +112,16 @@ class Backend:
                 conn.execute(text("SET FOREIGN_KEY_CHECKS=1"))
 
 
-@pytest.fixture(scope="session", params=requested_backends())
+@pytest.fixture(scope="session", params=[n for n in requested_backends() if n not in ROUTING_ONLY])
 def backend(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Backend]:
-    name = request.param
-    sync_url, async_url = backend_urls(name, tmp_path_factory.mktemp(name))
+    requested = request.param
+    sync_url, async_url = backend_urls(requested, tmp_path_factory.mktemp(requested))
+    name, _, route = requested.partition("-")
+    route = route or "direct"
     # The library's factories: on SQLite they make savepoints real (see connection.py).
-    engine = create_pooled_engine(sync_url)
+    engine = create_pooled_engine(sync_url, behind_pgbouncer=route == "pgbouncer")
     try:
         with engine.connect() as conn:
             conn.execute(text("SELECT 1"))
@@ -102,7 +131,7 @@ def backend(
     SQLModel.metadata.create_all(engine)
     HISTORY_METADATA.drop_all(engine)
     HISTORY_METADATA.create_all(engine)
-    yield Backend(name, sync_url, async_url, engine)
+    yield Backend(name, sync_url, async_url, engine, route)
     engine.dispose()
 
 
@@ -180,7 +209,7 @@ async def db(request: pytest.FixtureRequest, backend: Backend) -> AsyncIterator[
         finally:
             session.close()
         return
-    async_engine = create_async_pooled_engine(backend.async_url, poolclass=NullPool)
+    async_engine = backend.async_engine(poolclass=NullPool)
     async_session = AsyncSession(async_engine)
     try:
         yield Database(backend, "async", session, async_session)

@@ -11,7 +11,6 @@ from sqlalchemy.pool import NullPool
 from sqlmodel import Session
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from sqlmodel_crud_utils import create_async_pooled_engine
 from sqlmodel_crud_utils.fastapi import FilterSet, crud_router, install_error_handlers
 from tests.conftest import Backend
 from tests.models import Hero
@@ -30,7 +29,7 @@ def session_dependencies(
 ]:
     """A sync and an async session dependency on ``backend``, and how to
     dispose of the async engine."""
-    async_engine = create_async_pooled_engine(backend.async_url, poolclass=NullPool)
+    async_engine = backend.async_engine(poolclass=NullPool)
 
     def sync_session() -> Iterator[Session]:
         with Session(backend.engine) as session:

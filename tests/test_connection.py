@@ -215,7 +215,7 @@ def server_engine(backend: Any) -> Iterator[Engine]:
     if backend.name == "sqlite":
         pytest.skip("a server backend test (SQLite is covered above)")
     backend.clean()
-    engine = create_pooled_engine(backend.sync_url, pool_size=5, max_overflow=5)
+    engine = backend.sync_engine(pool_size=5, max_overflow=5)
     yield engine
     engine.dispose()
 

@@ -4,20 +4,25 @@ filters, sort, offset and cursor pages, create / update / delete, soft
 delete → 404 → restore, `acting_as` stamped from the actor dependency, and
 problem documents for 404 / 409 / 422."""
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from pydantic import BaseModel
+from sqlalchemy import Engine, event
+from sqlmodel import Session
 
-from sqlmodel_crud_utils import QueryError
+from sqlmodel_crud_utils import Q, QueryError
 from sqlmodel_crud_utils.exceptions import ConstraintError, RecordNotFoundError
 from sqlmodel_crud_utils.fastapi import (
     crud_router,
     problem_for,
 )
 from tests.conftest import Backend
-from tests.fastapi_apps import generated_app
-from tests.models import Hero
+from tests.fastapi_apps import generated_app, session_dependencies
+from tests.models import Hero, Team
 
 PROBLEM = "application/problem+json"
 
@@ -45,7 +50,7 @@ def root(request: pytest.FixtureRequest, client: TestClient, backend: Backend) -
 def make_heroes(client: TestClient, root: str) -> list[int]:
     ids = []
     for name, age in (("Iron Man", 48), ("Spider-Man", 17), ("Batman", 40)):
-        response = client.post(f"{root}/heroes/", json={"name": name, "age": age})
+        response = client.post(f"{root}/heroes", json={"name": name, "age": age})
         assert response.status_code == 201, response.text
         assert response.json()["name"] == name
         ids.append(response.json()["id"])
@@ -54,10 +59,10 @@ def make_heroes(client: TestClient, root: str) -> list[int]:
 
 def test_list_filters_sorts_and_pages(client, root):
     make_heroes(client, root)
-    page = client.get(f"{root}/heroes/", params={"age__gte": 18, "sort": "-age"}).json()
+    page = client.get(f"{root}/heroes", params={"age__gte": 18, "sort": "-age"}).json()
     assert [h["name"] for h in page["items"]] == ["Iron Man", "Batman"]
     assert (page["total"], page["page"], page["pages"]) == (2, 1, 1)
-    second = client.get(f"{root}/heroes/", params={"sort": "age", "size": 2, "page": 2}).json()
+    second = client.get(f"{root}/heroes", params={"sort": "age", "size": 2, "page": 2}).json()
     assert [h["name"] for h in second["items"]] == ["Iron Man"]
     assert second["has_prev"] is True
 
@@ -67,7 +72,7 @@ def test_cursor_pages_walk_every_row_once(client, root):
     seen, cursor = [], None
     while True:
         params = {"sort": "name", "size": 2} | ({"cursor": cursor} if cursor else {})
-        page = client.get(f"{root}/hero-cursor/", params=params).json()
+        page = client.get(f"{root}/hero-cursor", params=params).json()
         seen += [h["name"] for h in page["items"]]
         cursor = page["next_cursor"]
         if not page["has_next"]:
@@ -91,7 +96,7 @@ def test_get_update_delete(client, root):
 
 
 def test_soft_delete_then_404_then_restore_with_the_actor_stamped(client, root):
-    created = client.post(f"{root}/authors/", json={"name": "Ada"}, headers={"x-user": "grace"})
+    created = client.post(f"{root}/authors", json={"name": "Ada"}, headers={"x-user": "grace"})
     assert created.status_code == 201
     author = created.json()
     assert author["created_by"] == "grace"
@@ -99,7 +104,7 @@ def test_soft_delete_then_404_then_restore_with_the_actor_stamped(client, root):
     key = author["id"]
     assert client.delete(f"{root}/authors/{key}", headers={"x-user": "eve"}).status_code == 204
     assert client.get(f"{root}/authors/{key}").status_code == 404
-    assert client.get(f"{root}/authors/").json()["total"] == 0
+    assert client.get(f"{root}/authors").json()["total"] == 0
     restored = client.post(f"{root}/authors/{key}/restore", headers={"x-user": "eve"})
     assert restored.status_code == 200
     assert restored.json()["is_deleted"] is False
@@ -111,16 +116,16 @@ def test_soft_delete_then_404_then_restore_with_the_actor_stamped(client, root):
 @pytest.mark.parametrize(
     ("method", "path", "body", "status"),
     [
-        ("post", "/heroes/", {"name": "x", "id": 5}, 422),  # the key is not in the body
-        ("post", "/heroes/", {"name": "x" * 101}, 422),  # longer than the column
-        ("post", "/heroes/", {"name": "x", "age": 2**40}, 422),  # out of the column's range
-        ("post", "/heroes/", {"age": 3}, 422),  # name is required
-        ("post", "/authors/", {"name": "a", "is_deleted": True}, 422),  # a managed field
+        ("post", "/heroes", {"name": "x", "id": 5}, 422),  # the key is not in the body
+        ("post", "/heroes", {"name": "x" * 101}, 422),  # longer than the column
+        ("post", "/heroes", {"name": "x", "age": 2**40}, 422),  # out of the column's range
+        ("post", "/heroes", {"age": 3}, 422),  # name is required
+        ("post", "/authors", {"name": "a", "is_deleted": True}, 422),  # a managed field
         ("get", "/heroes/99999999999999999999", None, 422),
         ("get", "/heroes/abc", None, 422),
-        ("get", "/heroes/?sort=power", None, 422),
-        ("get", "/heroes/?size=100000", None, 422),
-        ("get", "/hero-cursor/?cursor=garbage", None, 422),
+        ("get", "/heroes?sort=power", None, 422),
+        ("get", "/heroes?size=100000", None, 422),
+        ("get", "/hero-cursor?cursor=garbage", None, 422),
         ("patch", "/heroes/1", {"nope": 1}, 422),
     ],
 )
@@ -130,19 +135,19 @@ def test_hostile_requests_are_4xx_never_500(client, root, method, path, body, st
 
 
 def test_a_unique_conflict_is_a_409_problem(client, root):
-    assert client.post(f"{root}/tags/", json={"name": "red"}).status_code == 201
-    conflict = client.post(f"{root}/tags/", json={"name": "red"})
+    assert client.post(f"{root}/tags", json={"name": "red"}).status_code == 201
+    conflict = client.post(f"{root}/tags", json={"name": "red"})
     assert conflict.status_code == 409
     assert conflict.headers["content-type"].startswith(PROBLEM)
     problem = conflict.json()
     assert (problem["status"], problem["model"]) == (409, "LegacyTag")
     assert problem["type"].endswith("#constraint")
-    assert client.post(f"{root}/tags/", json={"name": "blue"}).status_code == 201
+    assert client.post(f"{root}/tags", json={"name": "blue"}).status_code == 201
 
 
 def test_the_openapi_schema_documents_routes_pages_and_problems(client):
     schema = client.get("/openapi.json").json()
-    listing = schema["paths"]["/heroes/"]["get"]
+    listing = schema["paths"]["/heroes"]["get"]
     assert {p["name"] for p in listing["parameters"]} >= {"age__gte", "sort", "page", "size"}
     ok = listing["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
     assert ok.endswith("Page_Hero_")
@@ -151,7 +156,7 @@ def test_the_openapi_schema_documents_routes_pages_and_problems(client):
     assert set(one["get"]["responses"]) >= {"200", "404", "422"}
     assert set(one["patch"]["responses"]) >= {"200", "404", "409", "422"}
     assert "Problem" in schema["components"]["schemas"]
-    cursor = schema["paths"]["/hero-cursor/"]["get"]["responses"]["200"]
+    cursor = schema["paths"]["/hero-cursor"]["get"]["responses"]["200"]
     assert cursor["content"]["application/json"]["schema"]["$ref"].endswith("CursorPage_Hero_")
 
 
@@ -208,7 +213,7 @@ HOSTILE_QUERIES = [
 
 @pytest.mark.parametrize("query", HOSTILE_QUERIES)
 def test_hostile_list_queries_are_422(client, root, query):
-    response = client.get(f"{root}/heroes/?{query}")
+    response = client.get(f"{root}/heroes?{query}")
     assert response.status_code == 422, response.text
 
 
@@ -221,7 +226,7 @@ def test_hostile_list_queries_are_422(client, root, query):
 )
 def test_odd_text_filters_match_nothing(client, root, query):
     make_heroes(client, root)
-    response = client.get(f"{root}/heroes/?{query}")
+    response = client.get(f"{root}/heroes?{query}")
     assert response.status_code == 200, response.text
     assert response.json()["total"] == 0
 
@@ -231,7 +236,79 @@ def test_odd_text_filters_match_nothing(client, root, query):
     ["abc", "", "=" * 50, "eyJ4IjogMX0", "A" * 5000, "%00", "eyJrIjpbMV0sInMiOiIifQ"],
 )
 def test_forged_cursors_are_422(client, root, cursor):
-    response = client.get(f"{root}/hero-cursor/", params={"cursor": cursor})
+    response = client.get(f"{root}/hero-cursor", params={"cursor": cursor})
     assert response.status_code in (200, 422), response.text
     if cursor not in ("",):
         assert response.status_code == 422, response.text
+
+
+class TeamOut(BaseModel):
+    name: str
+
+
+class HeroWithTeam(BaseModel):
+    name: str
+    team: TeamOut | None = None
+
+
+def count_selects(engine: Engine) -> Callable[[], int]:
+    seen: list[str] = []
+
+    def before(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if statement.lstrip().upper().startswith("SELECT"):
+            seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", before)
+    return lambda: len(seen)
+
+
+@pytest.mark.parametrize("include", [(), ("team",)], ids=["lazy", "include"])
+def test_a_nested_read_schema_loads_relationships_with_include(backend, include):
+    """Five heroes on five teams: ``include=["team"]`` loads the page in a
+    fixed number of queries, without it each hero's team is a query of its
+    own (inside the session, so async routers can do it too)."""
+    backend.clean()
+    sync_session, async_session, dispose = session_dependencies(backend)
+    with Session(backend.engine) as session:
+        for n in range(5):
+            session.add(Hero(name=f"h{n}", team=Team(name=f"t{n}")))
+        session.commit()
+    app = FastAPI()
+    for prefix, dependency in (("", sync_session), ("/async", async_session)):
+        app.include_router(
+            crud_router(
+                Hero,
+                session=dependency,
+                prefix=f"{prefix}/heroes",
+                read_schema=HeroWithTeam,
+                include=include,
+            )
+        )
+    selects = count_selects(backend.engine)
+    with TestClient(app) as client:
+        page = client.get("/heroes").json()
+        assert [(h["name"], h["team"]["name"]) for h in page["items"]] == [
+            (f"h{n}", f"t{n}") for n in range(5)
+        ]
+        # the page (its count may be a window over the same query), then the
+        # teams: one query with include, one per hero without
+        assert selects() <= 3 if include else selects() >= 6
+        first = Q(Hero).where(name="h0").one(Session(backend.engine)).id
+        assert client.get(f"/async/heroes/{first}").json()["team"] == {"name": "t0"}
+    dispose()
+    with pytest.raises(QueryError, match="unknown relationship 'squad'"):
+        crud_router(Hero, session=sync_session, include=["squad"])
+
+
+def test_each_list_route_takes_only_its_own_paging_parameters(client, root):
+    assert client.get(f"{root}/heroes", params={"page": 1}).status_code == 200
+    refused = client.get(f"{root}/heroes", params={"cursor": "x"})
+    assert refused.status_code == 422
+    assert refused.json()["detail"][0]["loc"] == ["query", "cursor"]
+    assert client.get(f"{root}/hero-cursor", params={"page": 2}).status_code == 422
+
+
+def test_the_collection_is_the_prefix_itself(client, root):
+    schema = client.get("/openapi.json").json()
+    assert f"{root}/heroes" in schema["paths"]
+    assert f"{root}/heroes/" not in schema["paths"]

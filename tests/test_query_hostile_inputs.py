@@ -20,7 +20,6 @@ from sqlmodel_crud_utils import (
     SessionTypeError,
     SQLModelCRUDError,
     TransactionError,
-    create_async_pooled_engine,
 )
 from sqlmodel_crud_utils.exceptions import ConstraintError
 from sqlmodel_crud_utils.stream import MAX_BATCH_SIZE
@@ -252,7 +251,7 @@ async def call_async(method, session, args):
 
 @pytest.mark.parametrize(("method", "args"), SYNC_CALLS, ids=[c[0] for c in SYNC_CALLS])
 async def test_a_session_of_the_wrong_kind_names_the_method_to_call(backend, method, args):
-    engine = create_async_pooled_engine(backend.async_url, poolclass=NullPool)
+    engine = backend.async_engine(poolclass=NullPool)
     try:
         async with AsyncSession(engine) as async_session:
             with pytest.raises(SessionTypeError, match=rf"Q\.{method}\(\).*a_{method}") as info:

@@ -22,7 +22,7 @@ from sqlalchemy.pool import NullPool
 from sqlmodel import Session
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from sqlmodel_crud_utils import Q, SQLModelCRUDError, create_async_pooled_engine
+from sqlmodel_crud_utils import Q, SQLModelCRUDError
 from sqlmodel_crud_utils.lookups import OPERATORS
 from tests.models import City, Hero, HeroKind, Team
 
@@ -233,7 +233,7 @@ def test_q_fails_only_with_library_errors(backend: Any, mode: str) -> None:
     loop = asyncio.new_event_loop()
     engine = None
     if mode == "async":
-        engine = create_async_pooled_engine(backend.async_url, poolclass=NullPool)
+        engine = backend.async_engine(poolclass=NullPool)
 
     @PROPERTY
     @given(data=st.data())

@@ -31,7 +31,6 @@ from sqlmodel_crud_utils import (
     TransactionError,
     a_transaction,
     a_update_row,
-    create_async_pooled_engine,
     in_transaction,
     transaction,
     update_row,
@@ -337,7 +336,7 @@ async def small_pool(backend: Any) -> AsyncIterator[Any]:
     """An async engine whose pool holds one connection, so the connection a
     cancelled task used is the one the next session gets."""
     backend.clean()
-    engine = create_async_pooled_engine(backend.async_url, pool_size=1, max_overflow=0)
+    engine = backend.async_engine(pool_size=1, max_overflow=0)
     try:
         yield engine
     finally:
@@ -781,7 +780,7 @@ def test_deadlock_victim_inside_a_block_never_commits_half_its_work(
     outcomes: dict[str, Any] = {}
 
     async def a_work(name: str, ids: tuple[Any, Any], balances: tuple[int, int]) -> None:
-        engine = create_async_pooled_engine(backend.async_url, poolclass=NullPool)
+        engine = backend.async_engine(poolclass=NullPool)
         try:
             async with AsyncSession(engine) as session, a_transaction(session):
                 ok, _ = await a_update_row(ids[0], {"balance": balances[0]}, session, Account)
