@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 TEST_DATABASES ?= sqlite
 export TEST_DATABASES
 
-.PHONY: install demo test test-fast lint typecheck docs bench matrix ci clean
+.PHONY: install demo test test-fast lint typecheck docs bench matrix ci clean scaleout-up scaleout-down
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,15 @@ docs: $(STAMP)
 NOX_ARGS ?=
 matrix: $(STAMP)
 	$(BIN)/nox $(NOX_ARGS)
+
+# A streaming replica (127.0.0.1:5433) and PgBouncer (127.0.0.1:6432) next to
+# the local PostgreSQL, for TEST_DATABASES=...,postgresql-replica,postgresql-pgbouncer
+# (run as root; scripts/scaleout_servers.sh installs PgBouncer if missing).
+scaleout-up:
+	bash scripts/scaleout_servers.sh start
+
+scaleout-down:
+	bash scripts/scaleout_servers.sh stop
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks

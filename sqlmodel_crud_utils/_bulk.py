@@ -324,7 +324,7 @@ def _insert_one_by_one(session: Session, rows: list[Any]) -> tuple[list[Any], li
         for index, row in enumerate(rows):
             original = _identity_values(row)
             try:
-                with nested(session):
+                with nested(session, "insert_data_rows' row-by-row retry of a failed batch"):
                     session.add(row)
                     session.flush()
             except SQLAlchemyError as exc:

@@ -19,7 +19,7 @@ Row writes fire the lifecycle hooks.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import Any
 
 from sqlalchemy import inspect
@@ -33,7 +33,7 @@ from .hooks import call_hooks
 from .lookups import mapper_of, parse_field, parse_lookup
 from .query import Q, SoftMode
 from .scopes import is_soft_delete_model
-from .transactions import keeping_loaded, nested, unit_of_work
+from .transactions import keeping_loaded, nested, savepoints_available, unit_of_work
 from .writes import check_row_values
 
 __all__ = [
@@ -310,12 +310,15 @@ def get_one_or_create(
         setattr(created, key, value)
     call_hooks(model, "before_create", created)
     check_row_values(model, column_values(created))
+    recoverable = savepoints_available(session)
     with write_scope(session):
         try:
-            with nested(session):
+            with nested(session) if recoverable else nullcontext():
                 session.add(created)
                 session.flush()
         except IntegrityError as exc:
+            if not recoverable:  # the transaction did not survive: no winner to read
+                raise
             stmt = query.statement.limit(1).with_for_update(read=True)
             winner = session.execute(stmt).scalars().first()
             if winner is None:

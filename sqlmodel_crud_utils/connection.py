@@ -40,7 +40,8 @@ transactions: psycopg 3 never prepares statements on the server
 (``prepare_threshold=None``; by default it prepares a statement run five
 times, and the next transaction may find it missing, or another client's
 under its name), and asyncpg keeps no statement cache
-(``statement_cache_size=0``, ``prepared_statement_cache_size=0``). The
+(``statement_cache_size=0``, ``prepared_statement_cache_size=0``, unique
+statement names), as SQLAlchemy's asyncpg documentation advises. The
 library itself keeps no session state on the server (no ``SET``, advisory
 locks, temporary tables or ``LISTEN``). See docs/scaling.md.
 
@@ -50,6 +51,7 @@ Pool arguments that do not apply to the pool in use (``pool_size`` for a
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
@@ -62,6 +64,8 @@ from sqlalchemy.pool import (
     SingletonThreadPool,
     StaticPool,
 )
+
+from .transactions import SAVEPOINTS_OPTION
 
 __all__ = ["create_async_pooled_engine", "create_pooled_engine"]
 
@@ -77,6 +81,7 @@ def create_pooled_engine(
     sqlite_wal: bool = True,
     sqlite_foreign_keys: bool = True,
     behind_pgbouncer: bool | None = None,
+    savepoints: bool = True,
     **kwargs: Any,
 ) -> Engine:
     """A sync `Engine` with a connection pool suited to the backend.
@@ -86,7 +91,8 @@ def create_pooled_engine(
     ``behind_pgbouncer=True``: connect through PgBouncer in transaction
     pooling mode (no server-side prepared statements; see the module docs);
     ``None`` (the default) assumes PgBouncer on a PostgreSQL URL with its
-    default port, 6432.
+    default port, 6432. ``savepoints=False``: the database has no SAVEPOINT
+    (see `sqlmodel_crud_utils.transactions`).
 
     Example:
         >>> engine = create_pooled_engine("postgresql+psycopg://app@db/app", pool_size=10)
@@ -100,6 +106,8 @@ def create_pooled_engine(
     options = _engine_options(parsed, False, pool_size, max_overflow, pool_timeout, kwargs)
     engine = create_engine(parsed, **options)
     _configure_sqlite(engine, parsed, options, sqlite_wal, sqlite_foreign_keys)
+    if not savepoints:
+        engine.update_execution_options(**{SAVEPOINTS_OPTION: False})
     return engine
 
 
@@ -112,6 +120,7 @@ def create_async_pooled_engine(
     sqlite_wal: bool = True,
     sqlite_foreign_keys: bool = True,
     behind_pgbouncer: bool | None = None,
+    savepoints: bool = True,
     **kwargs: Any,
 ) -> AsyncEngine:
     """Async twin of `create_pooled_engine`, returning an `AsyncEngine`.
@@ -126,6 +135,8 @@ def create_async_pooled_engine(
     options = _engine_options(parsed, True, pool_size, max_overflow, pool_timeout, kwargs)
     engine = create_async_engine(parsed, **options)
     _configure_sqlite(engine.sync_engine, parsed, options, sqlite_wal, sqlite_foreign_keys)
+    if not savepoints:
+        engine.sync_engine.update_execution_options(**{SAVEPOINTS_OPTION: False})
     return engine
 
 
@@ -166,7 +177,11 @@ def _engine_options(
 #: server connection (psycopg2 and pg8000 prepare nothing on the server).
 _NO_SERVER_STATEMENTS: dict[str, dict[str, Any]] = {
     "psycopg": {"prepare_threshold": None},
-    "asyncpg": {"statement_cache_size": 0, "prepared_statement_cache_size": 0},
+    "asyncpg": {
+        "statement_cache_size": 0,
+        "prepared_statement_cache_size": 0,
+        "prepared_statement_name_func": lambda: f"__asyncpg_{uuid.uuid4()}__",
+    },
 }
 
 

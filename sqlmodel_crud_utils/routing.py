@@ -85,11 +85,11 @@ class _Replicas:
         self._down_until: dict[Engine, float] = {}
         self._lock = threading.Lock()
 
-    def in_turn(self) -> list[Engine]:
+    def in_turn(self) -> Sequence[Engine]:
         """The replicas to try, the next one in the rotation first, without
         those marked down."""
-        if not self.replicas:
-            return []
+        if len(self.replicas) < 2 and not self._down_until:
+            return self.replicas
         start = next(self._turn) % len(self.replicas)
         now = time.monotonic()
         ordered = self.replicas[start:] + self.replicas[:start]
@@ -122,28 +122,33 @@ class RoutedSession(Session):
         kwargs.setdefault("bind", replicas.primary)
         super().__init__(*args, **kwargs)
         self._replicas = replicas
-        self._wrote = False
         self._sticky_until = 0.0
+        # the root transaction that wrote, and the one a replica was chosen
+        # for: compared by identity, so a new transaction starts afresh
+        self._wrote_in: SessionTransaction | None = None
+        self._replica_in: SessionTransaction | None = None
         self._replica: Engine | None = None
 
     def get_bind(self, mapper: Any = None, *, clause: Any = None, **kwargs: Any) -> Engine:
         """The primary or a replica for ``clause`` (see the module docs)."""
         if kwargs.get("bind") is not None:
             return kwargs["bind"]  # type: ignore[no-any-return]
+        current = self.get_transaction()  # the root: a flush runs in a sub-transaction
         if self._flushing or (clause is not None and not getattr(clause, "is_select", False)):
-            self._wrote = True  # a write, or raw SQL that may be one
+            self._wrote_in = current  # a write, or raw SQL that may be one
             return self._replicas.primary
-        if clause is None:
-            return self._replicas.primary  # a connection asked for, not a statement
         if (
-            self._wrote
+            clause is None  # a connection asked for, not a statement
+            or (current is not None and self._wrote_in is current)
             or getattr(clause, "_for_update_arg", None) is not None
             or self.info.get(PRIMARY_PIN)
             or in_transaction(self)
-            or time.monotonic() < self._sticky_until
+            or (self._sticky_until and time.monotonic() < self._sticky_until)
         ):
             return self._replicas.primary
-        return self._replica or self._reachable_replica()
+        if self._replica is not None and current is not None and self._replica_in is current:
+            return self._replica
+        return self._reachable_replica()
 
     def _reachable_replica(self) -> Engine:
         for engine in self._replicas.in_turn():
@@ -152,22 +157,17 @@ class RoutedSession(Session):
             except DBAPIError as exc:
                 self._replicas.mark_down(engine, exc)
                 continue
-            self._replica = engine
+            self._replica, self._replica_in = engine, self.get_transaction()
             return engine
         return self._replicas.primary
 
 
 @event.listens_for(RoutedSession, "after_commit")
 def _stick_after_a_write(session: SASession) -> None:
-    if isinstance(session, RoutedSession) and session._wrote:
-        session._sticky_until = time.monotonic() + session._replicas.sticky_seconds
-
-
-@event.listens_for(RoutedSession, "after_transaction_end")
-def _forget_the_transaction(session: SASession, transaction: SessionTransaction) -> None:
-    if isinstance(session, RoutedSession) and transaction.parent is None:
-        session._wrote = False
-        session._replica = None
+    if isinstance(session, RoutedSession) and session._wrote_in is not None:
+        if session._wrote_in is session.get_transaction():
+            session._sticky_until = time.monotonic() + session._replicas.sticky_seconds
+        session._wrote_in = None
 
 
 @contextmanager

@@ -37,6 +37,17 @@ SAVEPOINT is gone, as after a MariaDB deadlock, which rolls back the whole
 transaction) is remembered, and the block it happened in rolls back on exit
 and raises `TransactionError` instead of committing.
 
+Databases without SAVEPOINT (an engine created with
+``create_pooled_engine(..., savepoints=False)``, or any engine given the
+execution option ``SAVEPOINTS_OPTION: False``): an outermost block works as
+above, and its legacy writes run without a SAVEPOINT; a write that fails then
+cannot be undone alone, so it dooms the block at once (it rolls back on exit
+with `TransactionError`; later statements in the block may fail too). What
+needs a SAVEPOINT says so with a `UsageError` before touching the database:
+a nested block, `insert_data_rows`' row-by-row retry of a failed batch;
+`get_one_or_create` skips its recovery from a concurrent insert (the
+conflict is raised).
+
 SQLite note: the ``pysqlite``/``aiosqlite`` drivers defer ``BEGIN`` until
 the first INSERT/UPDATE/DELETE, so a SAVEPOINT opened before it would be an
 outermost transaction whose release commits. Before each SAVEPOINT it opens
@@ -56,19 +67,23 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from .exceptions import SessionTypeError, TransactionError
+from .exceptions import SessionTypeError, TransactionError, UsageError
 
 __all__ = [
+    "SAVEPOINTS_OPTION",
     "a_transaction",
     "begin_for_the_driver",
     "in_transaction",
     "keeping_loaded",
     "nested",
     "note_uncontained_failure",
+    "savepoints_available",
     "transaction",
     "unit_of_work",
 ]
 
+#: Engine execution option: ``False`` declares a database without SAVEPOINT.
+SAVEPOINTS_OPTION = "sqlmodel_crud_utils_savepoints"
 _DEPTH = "sqlmodel_crud_utils.transaction_depth"
 _FAILURE = "sqlmodel_crud_utils.uncontained_failure"
 _DATABASE_ERRORS = (DBAPIError, StaleDataError)
@@ -189,10 +204,40 @@ def begin_for_the_driver(session: Session) -> None:
         connection.exec_driver_sql("BEGIN")
 
 
+def savepoints_available(session: Session | AsyncSession) -> bool:
+    """Whether ``session``'s engine offers SAVEPOINT (see `SAVEPOINTS_OPTION`).
+
+    Example:
+        >>> from sqlalchemy import create_engine
+        >>> from sqlalchemy.orm import Session
+        >>> engine = create_engine("sqlite://")
+        >>> savepoints_available(Session(engine))
+        True
+        >>> savepoints_available(Session(engine.execution_options(**{SAVEPOINTS_OPTION: False})))
+        False
+    """
+    try:
+        bind = session.get_bind()
+    except UnboundExecutionError:
+        return True
+    return bool(bind.get_execution_options().get(SAVEPOINTS_OPTION, True))
+
+
+def _needs_savepoint(session: Session | AsyncSession, what: str) -> None:
+    if not savepoints_available(session):
+        raise UsageError(
+            f"{what} needs a SAVEPOINT, and this session's engine is declared "
+            f"without them ({SAVEPOINTS_OPTION}=False)"
+        )
+
+
 @contextmanager
-def nested(session: Session) -> Iterator[None]:
+def nested(session: Session, what: str = "this operation") -> Iterator[None]:
     """``session.begin_nested()`` that nests on any SQLite engine too (see
-    `begin_for_the_driver`); for SAVEPOINTs of the library's own (internal)."""
+    `begin_for_the_driver`); for SAVEPOINTs of the library's own (internal).
+    ``what`` names the operation in the `UsageError` of an engine without
+    SAVEPOINT."""
+    _needs_savepoint(session, what)
     begin_for_the_driver(session)
     with session.begin_nested():
         yield
@@ -218,7 +263,7 @@ def _lost_savepoint_dooms(session: Session | AsyncSession, level: int) -> Iterat
 @contextmanager
 def _savepoint(session: Session, level: int) -> Iterator[None]:
     """A SAVEPOINT for a nested block or a legacy write (see `nested`)."""
-    with _lost_savepoint_dooms(session, level), nested(session):
+    with _lost_savepoint_dooms(session, level), nested(session, "a nested transaction block"):
         yield
 
 
@@ -331,6 +376,7 @@ def _atomic(session: Session, depth: int, *, keep_loaded: bool) -> Iterator[None
     one that does not expire the session's objects) and a rollback on any
     exception."""
     if depth:
+        _needs_savepoint(session, "a nested transaction block")
         with _savepoint(session, depth):
             yield
             _raise_if_failed(session, depth)
@@ -378,6 +424,13 @@ def unit_of_work(session: Session) -> Iterator[None]:
     be rolled back dooms the block, see `note_uncontained_failure`).
     """
     level = _depth(session)
+    if level and not savepoints_available(session):
+        try:
+            yield
+        except BaseException as exc:  # not undone alone: the block is over
+            note_uncontained_failure(session, exc, level)
+            raise
+        return
     if level:
         with _savepoint(session, level):
             yield

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, cast
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, event, text
 from sqlalchemy.pool import (
     AsyncAdaptedQueuePool,
     NullPool,
@@ -39,6 +39,7 @@ from sqlmodel_crud_utils import (
     update_row,
     write_row,
 )
+from tests.conftest import Backend
 from tests.models_safety import Account
 
 # --- settings (no connection needed) ----------------------------------------
@@ -372,3 +373,55 @@ async def test_overlapping_async_sessions_on_in_memory_sqlite() -> None:
         await second.commit()
         assert [a.email for a in (await first.exec(select(Account))).all()] == ["a@x.io"]
     await engine.dispose()
+
+
+class _Captured(Exception):
+    pass
+
+
+def connect_parameters(engine: Any) -> dict[str, Any]:
+    """What the engine would pass to the driver's connect(), without connecting."""
+    seen: dict[str, Any] = {}
+
+    def capture(dialect: Any, conn_rec: Any, cargs: Any, cparams: dict[str, Any]) -> None:
+        seen.update(cparams)
+        raise _Captured
+
+    sync_engine = getattr(engine, "sync_engine", engine)
+    event.listen(sync_engine, "do_connect", capture)
+    with pytest.raises(_Captured):
+        sync_engine.connect()
+    return seen
+
+
+@pytest.mark.parametrize(
+    ("url", "options", "prepared"),
+    [
+        ("postgresql+psycopg://u@h:6432/db", {}, None),  # PgBouncer's port: detected
+        ("postgresql+psycopg://u@h:6543/db", {"behind_pgbouncer": True}, None),
+        ("postgresql+psycopg://u@h:6432/db", {"behind_pgbouncer": False}, "default"),
+        ("postgresql+psycopg://u@h:5432/db", {}, "default"),
+    ],
+)
+def test_behind_pgbouncer_prepares_nothing_on_the_server(
+    url: str, options: dict[str, Any], prepared: Any
+) -> None:
+    for factory in (create_pooled_engine, create_async_pooled_engine):
+        params = connect_parameters(factory(url, **options))
+        assert params.get("prepare_threshold", "default") == prepared
+
+
+def test_behind_pgbouncer_needs_postgresql() -> None:
+    with pytest.raises(ValueError, match="needs a PostgreSQL URL"):
+        create_pooled_engine("mysql+pymysql://u@h/db", behind_pgbouncer=True)
+
+
+def test_pgbouncer_backend_connections_prepare_nothing(backend: Backend) -> None:
+    """Through PgBouncer (TEST_DATABASES=postgresql-pgbouncer) the suite's
+    own connections never prepare server-side statements."""
+    with backend.engine.connect() as conn:
+        threshold = getattr(conn.connection.driver_connection, "prepare_threshold", None)
+    if backend.route == "pgbouncer":
+        assert threshold is None
+    elif backend.name == "postgresql":
+        assert threshold == 5  # psycopg's default, straight to the server
