@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Start/stop a streaming replica (127.0.0.1:5433) and PgBouncer (127.0.0.1:6432, transaction
 # pooling) next to the local Debian-packaged PostgreSQL primary (127.0.0.1:5432). Run as root.
-# Usage: scripts/scaleout_servers.sh start|stop|status
+# Usage: scripts/scaleout_servers.sh start|stop|status|pause-replica|resume-replica
 set -euo pipefail
 
 PG_VERSION=${PG_VERSION:-15}
@@ -69,6 +69,10 @@ start_replica() {
   done | as_pg tee "$conf" >/dev/null
   printf 'local all all trust\nhost all all 127.0.0.1/32 trust\n' | as_pg tee "$REPLICA_DIR/data/pg_hba.conf" >/dev/null
   as_pg touch "$REPLICA_DIR/data/pg_ident.conf"
+  run_replica
+}
+
+run_replica() { # start the replica's server on its data directory, wait until it streams
   log "starting replica on 127.0.0.1:$REPLICA_PORT"
   # Command-line settings win over a postgresql.auto.conf copied from the primary.
   as_pg "$PG_BIN/pg_ctl" -D "$REPLICA_DIR/data" -l "$REPLICA_DIR/replica.log" -w -t "$TIMEOUT" start \
@@ -147,5 +151,14 @@ case ${1:-} in
     ;;
   stop) stop_all; log "stopped" ;;
   status) status ;;
-  *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
+  # For the test of a replica that goes away: stop its server, keep its data.
+  pause-replica)
+    replica_running || die "the replica is not running"
+    as_pg "$PG_BIN/pg_ctl" -D "$REPLICA_DIR/data" -m fast -w -t "$TIMEOUT" stop >/dev/null
+    log "replica paused" ;;
+  resume-replica)
+    [[ -d $REPLICA_DIR/data ]] || die "no replica to resume (run start)"
+    replica_running || run_replica
+    log "replica resumed" ;;
+  *) echo "usage: $0 start|stop|status|pause-replica|resume-replica" >&2; exit 2 ;;
 esac

@@ -47,6 +47,7 @@ from .exceptions import (
     UsageError,
     ValidationError,
 )
+from .groups import And, Not, Or
 from .hooks import Hook, clear_hooks, get_hooks, register_hook, unregister_hook
 from .mixins import (
     AuditMixin,
@@ -90,6 +91,7 @@ from .transactions import a_transaction, in_transaction, transaction
 __version__ = "0.2.0"
 
 __all__ = [
+    "And",
     "AsyncQueryBuilder",
     "AuditMixin",
     "BulkOperationError",
@@ -102,6 +104,8 @@ __all__ = [
     "Hook",
     "InMemoryCache",
     "MultipleRecordsError",
+    "Not",
+    "Or",
     "Page",
     "Q",
     "QueryBuilder",

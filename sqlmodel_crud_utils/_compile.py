@@ -35,6 +35,7 @@ from sqlmodel.sql.expression import SelectOfScalar
 from ._compat import construct
 from ._criteria import Binder, LookupCriterion, literal_binder
 from .coercion import choice
+from .exceptions import QueryError
 from .lookups import primary_key_names
 from .scopes import root_criteria, soft_options, soft_scope_of
 
@@ -49,6 +50,7 @@ __all__ = [
     "Order",
     "LIMIT",
     "OFFSET",
+    "RowLock",
     "compile_sql",
     "counted",
     "root_soft_criteria",
@@ -102,6 +104,41 @@ class Include:
         return option
 
 
+@dataclass(frozen=True, slots=True)
+class RowLock:
+    """A query's ``FOR UPDATE`` (see `Q.for_update`)."""
+
+    nowait: bool
+    skip_locked: bool
+    of: tuple[type[Any], ...]
+
+    @classmethod
+    def of_query(cls, model: type[Any], nowait: bool, skip_locked: bool, of: Any) -> RowLock:
+        """The lock of a query on ``model``; `QueryError` for options that
+        cannot go together or ``of`` naming something else than models."""
+        if nowait and skip_locked:
+            raise QueryError(
+                "for_update takes nowait or skip_locked, not both", model=model, key="for_update"
+            )
+        models = () if of is None else tuple(of) if isinstance(of, list | tuple) else (of,)
+        for target in models:
+            if not isinstance(target, type) or getattr(target, "__table__", None) is None:
+                raise QueryError(
+                    f"for_update(of=...) takes table models, got {target!r}",
+                    model=model,
+                    key="of",
+                    value=target,
+                )
+        return cls(bool(nowait), bool(skip_locked), models)
+
+    def applied(self, stmt: Any) -> Any:
+        return stmt.with_for_update(
+            nowait=self.nowait,
+            skip_locked=self.skip_locked,
+            of=[model.__table__ for model in self.of] or None,
+        )
+
+
 def scoped_criteria(
     q: Q[Any], mode: str | None = None, bind: Binder = literal_binder
 ) -> tuple[ColumnElement[bool], ...]:
@@ -136,10 +173,12 @@ def select_of(
     loading: bool = True,
     ordering: bool = True,
     paging: bool = True,
+    locking: bool = True,
     bind: Binder = literal_binder,
 ) -> SelectOfScalar[Any]:
-    """The ``Select`` of ``q``; ``loading``, ``ordering`` and ``paging``
-    leave out loader options, ORDER BY and LIMIT/OFFSET. ``bind`` binds
+    """The ``Select`` of ``q``; ``loading``, ``ordering``, ``paging`` and
+    ``locking`` leave out loader options, ORDER BY, LIMIT/OFFSET and
+    FOR UPDATE. ``bind`` binds
     the lookup values; with `placeholder_binder` (a statement template)
     LIMIT and OFFSET are the placeholders `LIMIT` and `OFFSET` too."""
     stmt = sqlmodel_select(q.model) if q._base is None else q._base
@@ -166,12 +205,14 @@ def select_of(
             stmt = stmt.limit(q._limit if literal else LIMIT)
         if q._offset:
             stmt = stmt.offset(q._offset if literal else OFFSET)
+    if locking and q._lock is not None:
+        stmt = q._lock.applied(stmt)
     return stmt
 
 
 def counted(q: Q[Any], paging: bool) -> Any:
     """A ``SELECT count(*)`` of ``q``'s rows (honouring limit/offset with ``paging``)."""
-    inner = select_of(q, loading=False, ordering=False, paging=paging)
+    inner = select_of(q, loading=False, ordering=False, paging=paging, locking=False)
     if paging and (q._limit is not None or q._offset):
         keys = [getattr(q.model, name) for name in primary_key_names(q.model)]
         limited = inner.with_only_columns(*keys, maintain_column_froms=True).subquery()

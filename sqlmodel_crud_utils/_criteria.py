@@ -31,6 +31,8 @@ from typing import Any, cast
 
 from sqlalchemy import BindParameter, ColumnElement, and_, not_, or_
 
+from .exceptions import QueryError
+from .groups import MAX_GROUP_DEPTH, Group
 from .lookups import EXPANDING, Lookup, is_expression, parse_lookup
 from .operators import Operator, Parameterised
 from .scopes import live_related_for, unscoped
@@ -129,36 +131,78 @@ def _prepare(lookup: Lookup, value: Any) -> _Prepared:
 @dataclass(frozen=True, slots=True)
 class LookupCriterion:
     """The lookups of one `Q.where` key (``"and"``), one `Q.where_any`
-    call (``"or"``) or one `Q.exclude` call (``"not"``).
+    call (``"or"``) or one `Q.exclude` call (``"not"``); or one boolean
+    group (`sqlmodel_crud_utils.groups`), whose items may be groups too.
 
     Attributes:
         model: the query's model.
         combine: how the lookups are joined: ``"and"``, ``"or"``, ``"not"``.
-        items: each lookup with its checked value.
+        items: each lookup with its checked value, or a nested group.
         shape: what the SQL depends on besides the values (keys, operators,
             ``NULL`` or not, and the Python type of each bound value, which
             decides its SQL type); ``None`` when the SQL depends on more: an
             operator added with `register_lookup`, or a SQL expression as a
             value.
         values: the values to bind, in the order of `clause`'s parameters.
+        grouped: a boolean group: lookups that all walk one relationship
+            path are tested inside one EXISTS.
 
     Example: ``LookupCriterion.of(Hero, {"age__lt": 3, "age__gt": 9}, "or")``.
     """
 
     model: type[Any]
     combine: str
-    items: tuple[_Prepared, ...]
+    items: tuple[_Prepared | LookupCriterion, ...]
     shape: Hashable | None
     values: tuple[Any, ...]
+    grouped: bool = False
 
     @classmethod
     def of(cls, model: type[Any], lookups: Mapping[str, Any], combine: str) -> LookupCriterion:
         """Parse and check ``lookups`` of ``model`` (`QueryError` for a bad
         key or value) into one criterion."""
-        items = []
+        return cls._made(model, combine, list(lookups.items()), grouped=False)
+
+    @classmethod
+    def of_group(cls, model: type[Any], group: Group, depth: int = 1) -> LookupCriterion:
+        """Parse and check a boolean group of ``model``'s lookups (nested
+        groups included) into one criterion; `QueryError` for a bad key or
+        value, an empty group or nesting deeper than `MAX_GROUP_DEPTH`."""
+        name = type(group).__name__
+        if depth > MAX_GROUP_DEPTH:
+            raise QueryError(
+                f"groups nest deeper than {MAX_GROUP_DEPTH} levels", model=model, key=name
+            )
+        if not group.members:
+            raise QueryError(f"{name}() has no lookups or groups", model=model, key=name)
+        members = [
+            cls.of_group(model, member, depth + 1) if isinstance(member, Group) else member
+            for member in group.members
+        ]
+        return cls._made(model, group.combine, members, grouped=True)
+
+    @classmethod
+    def _made(
+        cls,
+        model: type[Any],
+        combine: str,
+        members: list[tuple[str, Any] | LookupCriterion],
+        *,
+        grouped: bool,
+    ) -> LookupCriterion:
+        items: list[_Prepared | LookupCriterion] = []
         shapes: list[Hashable] | None = []
         values: tuple[Any, ...] = ()
-        for key, value in lookups.items():
+        for member in members:
+            if isinstance(member, LookupCriterion):
+                items.append(member)
+                values += member.values
+                if member.shape is None:
+                    shapes = None
+                elif shapes is not None:
+                    shapes.append(member.shape)
+                continue
+            key, value = member
             item = _prepare(parse_lookup(model, key), value)
             items.append(item)
             values += item.values
@@ -167,24 +211,45 @@ class LookupCriterion:
                 shapes = None
             elif shapes is not None:
                 shapes.append((key, item.shape, kinds))
-        shape = None if shapes is None else (combine, tuple(shapes))
-        return cls(model, combine, tuple(items), shape, values)
+        shape = None if shapes is None else (combine, grouped, tuple(shapes))
+        return cls(model, combine, tuple(items), shape, values, grouped)
 
     def clause(self, mode: str, bind: Binder, first: int = 0) -> ColumnElement[bool]:
         """The SQL of this criterion under soft-delete scope ``mode``, its
         values bound by ``bind`` as the query's values ``first``, ``first + 1``, ..."""
         related = self._related(mode)
+        shared = self._shared_path() if self.grouped else None
         clauses: list[ColumnElement[bool]] = []
         index = first
         for item in self.items:
+            if isinstance(item, LookupCriterion):
+                clauses.append(item.clause(mode, bind, index))
+                index += len(item.values)
+                continue
             condition = item.built
             if condition is None:
                 condition = self._render(item, bind, index)
                 index += len(item.values)
-            clauses.append(
-                item.lookup.through_hops(condition, related) if item.lookup.hops else condition
-            )
-        return _COMBINE[self.combine](clauses)
+            if item.lookup.hops and shared is None:
+                condition = item.lookup.through_hops(condition, related)
+            clauses.append(condition)
+        if shared is None:
+            return _COMBINE[self.combine](clauses)
+        # one EXISTS for the whole group; NOT outside it
+        inside = _COMBINE["and" if self.combine == "not" else self.combine](clauses)
+        reached = shared.through_hops(inside, related)
+        return not_(reached) if self.combine == "not" else reached
+
+    def _shared_path(self) -> Lookup | None:
+        """A lookup of this group's one relationship path, when every item
+        is a lookup walking that same path (``None`` otherwise)."""
+        paths = set()
+        for item in self.items:
+            if isinstance(item, LookupCriterion) or not item.lookup.hops:
+                return None
+            paths.add(tuple((hop.target, hop.attribute.key) for hop in item.lookup.hops))
+        first = self.items[0]
+        return first.lookup if len(paths) == 1 and isinstance(first, _Prepared) else None
 
     @staticmethod
     def _render(item: _Prepared, bind: Binder, first: int) -> ColumnElement[bool]:
@@ -201,7 +266,12 @@ class LookupCriterion:
         leaves unfiltered inside EXISTS clauses; ``None`` when there are none."""
         if mode == "include":
             return None
-        targets = {hop.target for item in self.items for hop in item.lookup.hops}
+        targets = {
+            hop.target
+            for item in self.items
+            if isinstance(item, _Prepared)
+            for hop in item.lookup.hops
+        }
         if not any(unscoped(self.model, target, mode) for target in targets):
             return None
         return live_related_for(self.model, mode)

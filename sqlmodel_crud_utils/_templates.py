@@ -81,6 +81,7 @@ def template_key(q: Q[Any]) -> Hashable | None:
         q._only,
         q._limit is not None,
         bool(q._offset),
+        q._lock,
     )
 
 

@@ -45,6 +45,7 @@ from ._compile import (
     LOADERS,
     Include,
     Order,
+    RowLock,
     compile_sql,
     counted,
     select_of,
@@ -56,6 +57,7 @@ from ._templates import runnable
 from ._translate import translated_rows
 from .coercion import MAX_ROWS, choice, positive_int
 from .exceptions import MultipleRecordsError, QueryError, RecordNotFoundError
+from .groups import Group, Not
 from .keyset import keyset_page
 from .lookups import mapper_of, parse_field, parse_lookup, parse_order_key
 from .lookups import parse_relationship_path as _parse_relationship_path
@@ -149,6 +151,7 @@ class Q(Generic[M]):
     _cached: bool = False
     _cache_ttl: float | None = None
     _primary: bool = False
+    _lock: RowLock | None = None
 
     def __post_init__(self) -> None:
         _mapped(self.model, "")  # checks each model once, not per query
@@ -165,7 +168,8 @@ class Q(Generic[M]):
         return clone
 
     def where(self, *clauses: Any, **lookups: Any) -> Q[M]:
-        """AND SQLAlchemy boolean clauses and ``field__op=value`` lookups onto the query.
+        """AND SQLAlchemy boolean clauses, boolean groups (`Or`, `And`,
+        `Not`) and ``field__op=value`` lookups onto the query.
 
         Example:
             >>> from sqlmodel import Field, SQLModel
@@ -177,6 +181,9 @@ class Q(Generic[M]):
         """
         built: list[_Criterion] = []
         for clause in clauses:
+            if isinstance(clause, Group):
+                built.append(LookupCriterion.of_group(self.model, clause))
+                continue
             if clause is None:
                 raise QueryError(
                     "where() takes SQLAlchemy boolean clauses, got None",
@@ -226,8 +233,10 @@ class Q(Generic[M]):
             _filters=self._filters + (("any", lookups),),
         )
 
-    def exclude(self, **lookups: Any) -> Q[M]:
-        """AND ``NOT (lookup AND lookup ...)`` onto the query.
+    def exclude(self, *groups: Group, **lookups: Any) -> Q[M]:
+        """AND ``NOT (lookup AND lookup ...)`` onto the query; each group
+        (`Or`, `And`, `Not`) is negated as a whole: ``exclude(Or(a, b))``
+        keeps the rows matching neither.
 
         SQL semantics apply: a row whose field is NULL satisfies neither a
         comparison nor its negation, so ``exclude(age__gt=30)`` also drops
@@ -241,11 +250,16 @@ class Q(Generic[M]):
             >>> print(Q(Road).exclude(lanes=1).statement.whereclause)
             road.lanes != :lanes_1
         """
-        if not lookups:
+        negated = tuple(LookupCriterion.of_group(self.model, Not(group)) for group in groups)
+        if lookups:
+            negated += (LookupCriterion.of(self.model, lookups, "not"),)
+        if not negated:
             return self
         return self._with(
-            _criteria=self._criteria + (LookupCriterion.of(self.model, lookups, "not"),),
-            _filters=self._filters + (("not", lookups),),
+            _criteria=self._criteria + negated,
+            _filters=self._filters
+            + tuple(("where", Not(group)) for group in groups)
+            + ((("not", lookups),) if lookups else ()),
         )
 
     def order_by(self, *keys: Any) -> Q[M]:
@@ -415,6 +429,32 @@ class Q(Generic[M]):
             )
         return self._with(_limit=size, _offset=offset)
 
+    def for_update(
+        self, *, nowait: bool = False, skip_locked: bool = False, of: Any = None
+    ) -> Q[M]:
+        """Lock the rows this query reads (``SELECT ... FOR UPDATE``) until
+        the transaction ends. ``nowait``: fail at once (a database error)
+        instead of waiting for another transaction's lock; ``skip_locked``:
+        leave out rows locked by others (a job queue's "take the next free
+        row"); ``of``: a model or sequence of models whose rows to lock when
+        the query joins others (eager ``include`` loads). On a routed
+        session the query runs on the primary. ``count``, ``exists`` and
+        the COUNT of ``paginate`` never lock, and a locking query is never
+        served from the result cache. SQLite has no row locks: there the
+        query runs unchanged (SQLite locks the whole database on write);
+        MariaDB ignores ``of``.
+
+        Example:
+            >>> from sqlmodel import Field, SQLModel
+            >>> class Job(SQLModel, table=True):
+            ...     id: int | None = Field(default=None, primary_key=True)
+            ...     state: str = "new"
+            >>> q = Q(Job).where(state="new").order_by("id").limit(1)
+            >>> q.for_update(skip_locked=True).sql("postgresql").split("LIMIT")[1]
+            ' %(param_1)s::INTEGER FOR UPDATE SKIP LOCKED'
+        """
+        return self._with(_lock=RowLock.of_query(self.model, nowait, skip_locked, of))
+
     def primary(self) -> Q[M]:
         """Run this query's statements on the primary of a routed session
         (`routed_sessionmaker`), even where a read would go to a replica: a
@@ -560,7 +600,7 @@ class Q(Generic[M]):
         )
 
     def _through_cache(self, session: Session, kind: str, run: Callable[[], _R]) -> _R:
-        if not self._cached:
+        if not self._cached or self._lock is not None:
             return run()
         return read_through(session, self, kind, run)
 
@@ -669,7 +709,7 @@ class Q(Generic[M]):
             return self._through_cache(session, "exists", lambda: self._exists(session))
 
     def _exists(self, session: Session) -> bool:
-        inner = self._select(loading=False, ordering=False)
+        inner = select_of(self, loading=False, ordering=False, locking=False)
         stmt = select(inner.exists()).options(*self._soft_options())
         return bool(session.execute(stmt).scalar())
 
