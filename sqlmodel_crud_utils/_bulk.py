@@ -33,7 +33,7 @@ from .exceptions import BulkOperationError
 from .hooks import call_hooks
 from .lookups import mapper_of, primary_key_names
 from .scopes import SoftDeleteMixin
-from .transactions import nested
+from .transactions import nested, savepoints_available
 from .utils import logger
 
 __all__ = ["ROWS_PER_STATEMENT", "insert_data_rows"]
@@ -253,8 +253,8 @@ def insert_data_rows(
         return rows
     except BaseException:
         _back_to_transient(session, rows, saved)
-        if batch_error is None:
-            raise
+        if batch_error is None or not savepoints_available(session):
+            raise  # without SAVEPOINT, no row can be retried alone
     log = logger if log is None else log
     log.error("insert_data_rows: writing the rows in a batch failed: %s", first_line(batch_error))
     log.info("insert_data_rows: writing the %d rows one by one instead", len(rows))
@@ -324,7 +324,7 @@ def _insert_one_by_one(session: Session, rows: list[Any]) -> tuple[list[Any], li
         for index, row in enumerate(rows):
             original = _identity_values(row)
             try:
-                with nested(session, "insert_data_rows' row-by-row retry of a failed batch"):
+                with nested(session):
                     session.add(row)
                     session.flush()
             except SQLAlchemyError as exc:

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from ._pins import pinned
 from ._translate import DATABASE_ERRORS, first_line, translated
 from .exceptions import (
     QueryError,
@@ -120,10 +121,12 @@ def legacy_write(
 ) -> Iterator[None]:
     """The failure handling of a legacy write: `legacy_failures` (the v0.1
     return conventions, failures reported on ``log``) plus
-    `failed_writes_doom_the_block`."""
+    `failed_writes_doom_the_block`; every statement of the write, its reads
+    included, goes to the primary of a routed session."""
     with (
         legacy_failures(operation, raise_on_error, log, model),
         failed_writes_doom_the_block(session),
+        pinned(session),
     ):
         yield
 

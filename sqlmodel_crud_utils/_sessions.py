@@ -13,14 +13,11 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_scoped_session
 
+from ._pins import pin, unpin
 from ._translate import database_errors
 from .exceptions import SessionTypeError
 
-__all__ = ["PRIMARY_PIN", "async_session", "sync_session", "terminal"]
-
-#: ``session.info`` key: how many blocks route the session to its primary
-#: (`sqlmodel_crud_utils.routing.on_primary`, ``Q(...).primary()``)
-PRIMARY_PIN = "sqlmodel_crud_utils.on_primary"
+__all__ = ["async_session", "sync_session", "terminal"]
 
 _ASYNC = (AsyncSession, async_scoped_session)
 
@@ -58,10 +55,9 @@ class terminal(database_errors):  # lower case: used like a context manager func
     def __enter__(self) -> None:
         super().__enter__()
         if self.primary:
-            info = self.session.info  # type: ignore[union-attr]
-            info[PRIMARY_PIN] = info.get(PRIMARY_PIN, 0) + 1
+            pin(self.session)
 
     def __exit__(self, kind: type[BaseException] | None, error: Any, traceback: Any) -> None:
         if self.primary:
-            self.session.info[PRIMARY_PIN] -= 1  # type: ignore[union-attr]
+            unpin(self.session)
         super().__exit__(kind, error, traceback)

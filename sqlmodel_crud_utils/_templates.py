@@ -31,20 +31,20 @@ a column, or a caller's base statement (legacy ``stmnt=``).
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sqlmodel.sql.expression import SelectOfScalar
 
 from ._compile import LIMIT, OFFSET, select_of
-from ._criteria import LookupCriterion, placeholder_binder
+from ._criteria import Binder, LookupCriterion, literal_binder, placeholder_binder
 from ._memo import memo_attribute, remembered
 
 if TYPE_CHECKING:
     from .query import Q
 
-__all__ = ["Template", "runnable", "template_key"]
+__all__ = ["Shape", "Template", "runnable", "template_key"]
 
 _MEMO = memo_attribute(f"{__name__}.templates")
 
@@ -85,24 +85,34 @@ def template_key(q: Q[Any]) -> Hashable | None:
     )
 
 
-def _build(q: Q[Any]) -> Template:
+#: builds the statement of a query, its values bound by a `Binder`
+Shape = Callable[["Q[Any]", Binder], Any]
+
+
+def _rows(q: Q[Any], bind: Binder) -> SelectOfScalar[Any]:
+    return select_of(q, bind=bind)
+
+
+def _build(q: Q[Any], shape: Shape) -> Template:
     count = sum(len(criterion.values) for criterion in q._criteria)
-    return Template(
-        select_of(q, bind=placeholder_binder), tuple(f"q{index}" for index in range(count))
-    )
+    return Template(shape(q, placeholder_binder), tuple(f"q{index}" for index in range(count)))
 
 
-def runnable(q: Q[Any]) -> tuple[SelectOfScalar[Any], dict[str, Any] | None]:
+def runnable(
+    q: Q[Any], shape: Shape = _rows, variant: Hashable = None
+) -> tuple[Any, dict[str, Any] | None]:
     """The statement to execute for ``q`` and its parameters: its shape's
     template and ``q``'s values, or (``None`` parameters) a statement built
-    for ``q`` alone.
+    for ``q`` alone. ``shape`` builds another statement than the query's
+    rows (a projection), ``variant`` tells its templates apart.
 
     Example: ``stmt, params = runnable(q); session.execute(stmt, params)``.
     """
     key = template_key(q)
     if key is None:
-        return select_of(q), None
-    template: Template = remembered(_MEMO, lambda _model, _key: _build(q), q.model, key)
+        return shape(q, literal_binder), None
+    memo_key = key if variant is None else (key, variant)
+    template: Template = remembered(_MEMO, lambda _model, _key: _build(q, shape), q.model, memo_key)
     values = [value for criterion in q._criteria for value in criterion.values]
     params = dict(zip(template.names, values, strict=True))
     if q._limit is not None:

@@ -177,6 +177,7 @@ def _engine_options(
 #: server connection (psycopg2 and pg8000 prepare nothing on the server).
 _NO_SERVER_STATEMENTS: dict[str, dict[str, Any]] = {
     "psycopg": {"prepare_threshold": None},
+    "psycopg_async": {"prepare_threshold": None},
     "asyncpg": {
         "statement_cache_size": 0,
         "prepared_statement_cache_size": 0,

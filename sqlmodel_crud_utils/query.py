@@ -63,6 +63,7 @@ from .lookups import mapper_of, parse_field, parse_lookup, parse_order_key
 from .lookups import parse_relationship_path as _parse_relationship_path
 from .lookups import primary_key_names as _primary_key_names
 from .pagination import CursorPage, Page
+from .projections import as_dicts, projected_rows, projection
 from .scopes import soft_options as _soft_options
 from .stream import a_stream_rows, stream_rows
 from .writes import delete_rows, update_rows
@@ -600,7 +601,7 @@ class Q(Generic[M]):
         )
 
     def _through_cache(self, session: Session, kind: str, run: Callable[[], _R]) -> _R:
-        if not self._cached or self._lock is not None:
+        if not self._cached or self._lock is not None or self._primary:
             return run()
         return read_through(session, self, kind, run)
 
@@ -782,6 +783,35 @@ class Q(Generic[M]):
         sync_session(session, "stream")
         return translated_rows(stream_rows(self, session, batch_size), session, self.model)
 
+    def values(self, session: Session, *fields: str) -> list[dict[str, Any]]:
+        """The matching rows as dicts of ``fields`` (field names or to-one
+        paths such as ``"team__name"``; none: every column), without ORM
+        objects — the fast read path (see `sqlmodel_crud_utils.projections`).
+
+        Example: ``rows = Q(Hero).order_by("name").values(session, "name", "team__name")``
+        """
+        with terminal(session, "values", self.model, self._primary):
+            result = projected_rows(session, *projection(self, fields))
+            return as_dicts(tuple(result.keys()), result.all())
+
+    def values_list(self, session: Session, *fields: str, flat: bool = False) -> list[Any]:
+        """The matching rows as tuples of ``fields`` (see `values`); with
+        ``flat=True`` and one field, a list of its values.
+
+        Example: ``names = Q(Hero).order_by("name").values_list(session, "name", flat=True)``
+        """
+        if flat and len(fields) != 1:
+            raise QueryError(
+                f"values_list(flat=True) takes exactly one field, got {len(fields)}",
+                model=self.model,
+                key="flat",
+            )
+        with terminal(session, "values_list", self.model, self._primary):
+            result = projected_rows(session, *projection(self, fields))
+            if flat:
+                return list(result.scalars().all())
+            return list(map(tuple, result.all()))
+
     # writes --------------------------------------------------------------------------
 
     def update(self, session: Session, **values: Any) -> int:
@@ -794,7 +824,7 @@ class Q(Generic[M]):
 
         Example: ``n = Q(Hero).where(team_id=1).update(session, age=40)``
         """
-        with terminal(session, "update", self.model, self._primary):
+        with terminal(session, "update", self.model, primary=True):
             return update_rows(self, session, values)
 
     def delete(self, session: Session, hard: bool = False) -> int:
@@ -808,7 +838,7 @@ class Q(Generic[M]):
 
         Example: ``n = Q(Hero).where(age__lt=18).delete(session, hard=True)``
         """
-        with terminal(session, "delete", self.model, self._primary):
+        with terminal(session, "delete", self.model, primary=True):
             return delete_rows(self, session, hard)
 
     # ----------------------------------------------------------- async terminals
@@ -886,6 +916,24 @@ class Q(Generic[M]):
         """
         async_session(session, "keyset")
         return await session.run_sync(lambda sync: self.keyset(sync, size, after))
+
+    async def a_values(self, session: AsyncSession, *fields: str) -> list[dict[str, Any]]:
+        """Async twin of `values`.
+
+        Example: ``rows = await Q(Hero).a_values(session, "name", "team__name")``
+        """
+        async_session(session, "values")
+        return await session.run_sync(lambda sync: self.values(sync, *fields))
+
+    async def a_values_list(
+        self, session: AsyncSession, *fields: str, flat: bool = False
+    ) -> list[Any]:
+        """Async twin of `values_list`.
+
+        Example: ``ids = await Q(Hero).a_values_list(session, "id", flat=True)``
+        """
+        async_session(session, "values_list")
+        return await session.run_sync(lambda sync: self.values_list(sync, *fields, flat=flat))
 
     async def a_update(self, session: AsyncSession, **values: Any) -> int:
         """Async twin of `update`.

@@ -14,8 +14,10 @@ such a transaction but its timing: run again, it succeeds. `run_transaction`
 runs ``fn(session)`` in a fresh session and transaction, commits, and on one
 of those errors rolls back and runs it again after an exponential backoff
 with full jitter (a random delay up to ``backoff * 2 ** (attempt - 1)``,
-at most ``max_backoff`` seconds). Any other error propagates at once: your
-own exceptions unchanged, other database errors as `TransactionError`. After
+at most ``max_backoff`` seconds). Any other error propagates at once, as
+it would leave a `transaction` block with ``wrap_errors=False``: your own
+exceptions and the library's errors unchanged, a database error the library
+does not translate as `TransactionError`. After
 ``retries`` attempts the last conflict is raised as `TransactionError`,
 with every attempt in ``attempts``.
 
@@ -23,12 +25,14 @@ with every attempt in ``attempts``.
 `Q` writes in it flush instead of committing, so each attempt is all or
 nothing. ``fn`` may run several times: keep side effects outside the
 database (sending mail, calling other services) out of it, and return what
-the caller needs.
+the caller needs: rows it returns stay readable after the session closes
+(the commit does not expire them).
 """
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import random
 import time
 from collections.abc import Awaitable, Callable
@@ -39,12 +43,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from ._translate import first_line
-from .exceptions import TransactionError
-from .transactions import a_transaction, transaction
+from .exceptions import TransactionError, UsageError
+from .transactions import a_transaction, keeping_loaded, transaction
 
 __all__ = ["Attempt", "a_run_transaction", "retryable_error", "run_transaction"]
 
 _T = TypeVar("_T")
+_S = TypeVar("_S", bound=Session)
+_A = TypeVar("_A", bound=AsyncSession)
+#: the largest exponent of the backoff (2 ** 30 times ``backoff``: far past any ``max_backoff``)
+_MAX_DOUBLINGS = 30
 
 #: PostgreSQL (and CockroachDB, YugabyteDB) SQLSTATEs worth a retry
 _RETRY_SQLSTATES = {"40001": "serialization failure", "40P01": "deadlock detected"}
@@ -123,7 +131,7 @@ class _Retrying:
             raise error
         number = len(self.attempts) + 1
         last = number >= self.retries
-        ceiling = min(self.max_backoff, self.backoff * 2 ** (number - 1))
+        ceiling = min(self.max_backoff, self.backoff * 2 ** min(number - 1, _MAX_DOUBLINGS))
         delay = 0.0 if last else random.uniform(0, ceiling)
         self.attempts.append(Attempt(number, code, first_line(error), delay))
         if last:
@@ -137,8 +145,8 @@ class _Retrying:
 
 
 def run_transaction(
-    session_factory: Callable[[], Session],
-    fn: Callable[[Session], _T],
+    session_factory: Callable[[], _S],
+    fn: Callable[[_S], _T],
     *,
     retries: int = 5,
     backoff: float = 0.05,
@@ -152,11 +160,13 @@ def run_transaction(
 
         total = run_transaction(Session, lambda s: Q(Account).count(s), retries=3)
     """
+    if inspect.iscoroutinefunction(fn):
+        raise UsageError("run_transaction got an async function; use a_run_transaction")
     policy = _Retrying(retries, backoff, max_backoff)
     while True:
         with session_factory() as session:
             try:
-                with transaction(session, wrap_errors=False):
+                with keeping_loaded(session), transaction(session, wrap_errors=False):
                     return fn(session)
             except Exception as exc:
                 delay = policy.delay_after(exc)
@@ -164,8 +174,8 @@ def run_transaction(
 
 
 async def a_run_transaction(
-    session_factory: Callable[[], AsyncSession],
-    fn: Callable[[AsyncSession], Awaitable[_T]],
+    session_factory: Callable[[], _A],
+    fn: Callable[[_A], Awaitable[_T]],
     *,
     retries: int = 5,
     backoff: float = 0.05,

@@ -37,13 +37,15 @@ from typing import Any
 
 from sqlalchemy import Engine, event
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as SATimeoutError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlalchemy.orm import Session as SASession
 from sqlalchemy.orm import SessionTransaction, sessionmaker
+from sqlalchemy.sql.selectable import TextualSelect
 from sqlmodel import Session
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from ._sessions import PRIMARY_PIN
+from ._pins import is_pinned, pinned
 from .transactions import in_transaction
 
 __all__ = [
@@ -123,57 +125,64 @@ class RoutedSession(Session):
         super().__init__(*args, **kwargs)
         self._replicas = replicas
         self._sticky_until = 0.0
-        # the root transaction that wrote, and the one a replica was chosen
-        # for: compared by identity, so a new transaction starts afresh
-        self._wrote_in: SessionTransaction | None = None
-        self._replica_in: SessionTransaction | None = None
-        self._replica: Engine | None = None
+        self._wrote = False  # in the current transaction (reset when it ends)
+        self._replica: Engine | None = None  # the current transaction's replica
 
     def get_bind(self, mapper: Any = None, *, clause: Any = None, **kwargs: Any) -> Engine:
         """The primary or a replica for ``clause`` (see the module docs)."""
         if kwargs.get("bind") is not None:
             return kwargs["bind"]  # type: ignore[no-any-return]
-        current = self.get_transaction()  # the root: a flush runs in a sub-transaction
-        if self._flushing or (clause is not None and not getattr(clause, "is_select", False)):
-            self._wrote_in = current  # a write, or raw SQL that may be one
+        if self._flushing or (clause is not None and _may_write(clause)):
+            self._wrote = True
             return self._replicas.primary
         if (
-            clause is None  # a connection asked for, not a statement
-            or (current is not None and self._wrote_in is current)
+            clause is None  # a connection asked for, or a statement not given
+            or self._wrote
             or getattr(clause, "_for_update_arg", None) is not None
-            or self.info.get(PRIMARY_PIN)
+            or is_pinned(self)
             or in_transaction(self)
             or (self._sticky_until and time.monotonic() < self._sticky_until)
         ):
             return self._replicas.primary
-        if self._replica is not None and current is not None and self._replica_in is current:
-            return self._replica
-        return self._reachable_replica()
+        return self._replica or self._reachable_replica()
 
     def _reachable_replica(self) -> Engine:
         for engine in self._replicas.in_turn():
             try:
                 self.connection(bind_arguments={"bind": engine})
-            except DBAPIError as exc:
+            except (DBAPIError, SATimeoutError, OSError) as exc:
                 self._replicas.mark_down(engine, exc)
                 continue
-            self._replica, self._replica_in = engine, self.get_transaction()
+            self._replica = engine
             return engine
         return self._replicas.primary
 
 
+def _may_write(clause: Any) -> bool:
+    """Whether ``clause`` may write: anything but a SELECT, and raw SQL
+    even where it says what columns it returns (``text(...).columns()``)."""
+    return not getattr(clause, "is_select", False) or isinstance(clause, TextualSelect)
+
+
 @event.listens_for(RoutedSession, "after_commit")
 def _stick_after_a_write(session: SASession) -> None:
-    if isinstance(session, RoutedSession) and session._wrote_in is not None:
-        if session._wrote_in is session.get_transaction():
-            session._sticky_until = time.monotonic() + session._replicas.sticky_seconds
-        session._wrote_in = None
+    transaction = session._transaction
+    root = transaction is None or transaction.parent is None  # not a SAVEPOINT's release
+    if root and isinstance(session, RoutedSession) and session._wrote:
+        session._sticky_until = time.monotonic() + session._replicas.sticky_seconds
+
+
+@event.listens_for(RoutedSession, "after_transaction_end")
+def _forget_the_transaction(session: SASession, transaction: SessionTransaction) -> None:
+    if isinstance(session, RoutedSession) and transaction.parent is None:
+        session._wrote = False
+        session._replica = None
 
 
 @contextmanager
 def on_primary(session: SASession) -> Iterator[None]:
     """Route every statement of ``session`` inside the block to the primary
-    (no effect on a session that does not route). `Q.primary` uses it.
+    (no effect on a session that does not route). `Q.primary` uses the same pin.
 
     Example:
         >>> from sqlalchemy import create_engine
@@ -181,12 +190,8 @@ def on_primary(session: SASession) -> Iterator[None]:
         >>> with on_primary(session):
         ...     pass
     """
-    depth = session.info.get(PRIMARY_PIN, 0)
-    session.info[PRIMARY_PIN] = depth + 1
-    try:
+    with pinned(session):
         yield
-    finally:
-        session.info[PRIMARY_PIN] = depth
 
 
 def routed_sessionmaker(

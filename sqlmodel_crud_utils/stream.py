@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from ._compat import SELECTIN_UNDER_YIELD_PER
 from ._compile import select_of
+from ._pins import pinned
 from .coercion import positive_int
 from .lookups import mapper_of, primary_key_names
 from .operators import MAX_IN_VALUES
@@ -50,13 +51,31 @@ def stream_rows(q: Q[M], session: Session, batch_size: Any) -> Iterator[M]:
     """The rows of ``q``, fetched ``batch_size`` at a time (see `Q.stream`)."""
     batch_size = _batch_size(q, batch_size)
     if _streams_by_key(q, session):
-        return _stream_by_key(q, session, batch_size)
-    return _stream_cursor(session, select_of(q).execution_options(yield_per=batch_size))
+        rows = _stream_by_key(q, session, batch_size)
+    else:
+        rows = _stream_cursor(session, select_of(q).execution_options(yield_per=batch_size))
+    return _on_primary(session, rows) if q._primary else rows
 
 
-async def a_stream_rows(q: Q[M], session: AsyncSession, batch_size: Any) -> AsyncIterator[M]:
+def _on_primary(session: Session, rows: Iterator[M]) -> Iterator[M]:
+    """``rows``, fetched with ``session`` held on its primary (`Q.primary`)."""
+    with pinned(session):
+        yield from rows
+
+
+def a_stream_rows(q: Q[M], session: AsyncSession, batch_size: Any) -> AsyncIterator[M]:
     """Async twin of `stream_rows` (see `Q.a_stream`)."""
-    batch_size = _batch_size(q, batch_size)
+    rows = _a_rows(q, session, _batch_size(q, batch_size))
+    return _a_on_primary(session, rows) if q._primary else rows
+
+
+async def _a_on_primary(session: AsyncSession, rows: AsyncIterator[M]) -> AsyncIterator[M]:
+    with pinned(session):
+        async for row in rows:
+            yield row
+
+
+async def _a_rows(q: Q[M], session: AsyncSession, batch_size: int) -> AsyncIterator[M]:
     if _streams_by_key(q, session):
         keys = await session.run_sync(_keys, q)
         for start in range(0, len(keys), batch_size):

@@ -42,11 +42,12 @@ Databases without SAVEPOINT (an engine created with
 execution option ``SAVEPOINTS_OPTION: False``): an outermost block works as
 above, and its legacy writes run without a SAVEPOINT; a write that fails then
 cannot be undone alone, so it dooms the block at once (it rolls back on exit
-with `TransactionError`; later statements in the block may fail too). What
-needs a SAVEPOINT says so with a `UsageError` before touching the database:
-a nested block, `insert_data_rows`' row-by-row retry of a failed batch;
-`get_one_or_create` skips its recovery from a concurrent insert (the
-conflict is raised).
+with `TransactionError` naming that failure; later statements in the block
+may fail too). A nested block needs a SAVEPOINT and says so with a
+`UsageError` before touching the database. `insert_data_rows` raises the
+failure of its batch instead of retrying the rows one by one, and
+`get_one_or_create` the conflict of a concurrent insert instead of reading
+the winner's row.
 
 SQLite note: the ``pysqlite``/``aiosqlite`` drivers defer ``BEGIN`` until
 the first INSERT/UPDATE/DELETE, so a SAVEPOINT opened before it would be an
@@ -277,8 +278,8 @@ def _block(session: Session | AsyncSession, wrap_errors: bool) -> Iterator[int]:
     session.info[_DEPTH] = depth + 1
     try:
         yield depth
-    except TransactionError:
-        raise  # already says the transaction failed (a nested block's, a commit's)
+    except (TransactionError, UsageError):
+        raise  # already says the transaction failed; or a programming error
     except Exception as exc:
         if wrap_errors or isinstance(exc, _DATABASE_ERRORS):
             raise TransactionError(f"Transaction failed: {exc}", original_error=exc) from exc
@@ -389,6 +390,13 @@ def _atomic(session: Session, depth: int, *, keep_loaded: bool) -> Iterator[None
             keeping_loaded(session) if keep_loaded else nullcontext(),
         ):
             session.commit()
+    except Exception as exc:
+        session.rollback()
+        if isinstance(exc, SQLAlchemyError) and not isinstance(exc, DBAPIError):
+            # what a statement after an earlier, noted failure raises (the
+            # session was waiting for its rollback): report the failure itself
+            _raise_if_failed(session, depth)
+        raise
     except BaseException:
         session.rollback()
         raise

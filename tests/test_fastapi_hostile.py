@@ -94,6 +94,10 @@ def hostile_requests(heroes: str) -> list[tuple[str, str, Any]]:
         for verb, tail in (("GET", ""), ("DELETE", ""), ("POST", "/restore"))
     ]
     requests += [("POST", heroes, raw) for raw in ("[]", "1", "null", "{")]
+    requests += [
+        ("POST", heroes, f'{{"name": "Odd", "age": {number}}}')
+        for number in ("NaN", "Infinity", "-Infinity", "1e400")
+    ]
     return requests
 
 

@@ -24,6 +24,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel_crud_utils import (
     Q,
     TransactionError,
+    UsageError,
     a_run_transaction,
     run_transaction,
     write_row,
@@ -48,10 +49,13 @@ class Note(RetryModel, table=True):
     text: str = Field(max_length=50)
 
 
-@pytest.fixture
-def doctors(backend: Backend) -> Iterator[Engine]:
+def needs_concurrent_writers(backend: Backend) -> None:
     if backend.name == "sqlite":
         pytest.skip("SQLite runs one writer at a time: nothing to conflict with")
+
+
+@pytest.fixture
+def doctors(backend: Backend) -> Iterator[Engine]:
     RetryModel.metadata.drop_all(backend.engine)
     RetryModel.metadata.create_all(backend.engine)
     with Session(backend.engine) as session:
@@ -105,6 +109,7 @@ def sync_factory(engine: Engine, kind: str) -> sessionmaker[Session]:
 
 @pytest.mark.parametrize("kind", ["skew", "deadlock"])
 def test_conflicting_transactions_retry_once(backend: Backend, doctors: Engine, kind: str) -> None:
+    needs_concurrent_writers(backend)
     if kind == "skew" and backend.name != "postgresql":
         pytest.skip("write skew needs SERIALIZABLE snapshots (MariaDB's locks instead)")
     scenario = Scenario(kind)
@@ -167,6 +172,7 @@ class AsyncBarrier:
 def test_conflicting_async_transactions_retry_once(
     backend: Backend, doctors: Engine, kind: str
 ) -> None:
+    needs_concurrent_writers(backend)
     if kind == "skew" and backend.name != "postgresql":
         pytest.skip("write skew needs SERIALIZABLE snapshots (MariaDB's locks instead)")
     scenario = Scenario(kind)
@@ -243,6 +249,7 @@ class Interloper:
 def test_a_unit_that_always_conflicts_ends_in_transaction_error(
     backend: Backend, doctors: Engine
 ) -> None:
+    needs_concurrent_writers(backend)
     interloper = Interloper(doctors, "Alice")
     # no pool: the lock wait timeout set on MariaDB leaves with the connection
     engine = backend.sync_engine(poolclass=NullPool)
@@ -318,3 +325,22 @@ def test_retryable_codes_are_read_through_the_chain() -> None:
     assert retryable_error(MySQL(1213, "Deadlock found")) == "1213"
     assert retryable_error(MySQL(1062, "Duplicate entry")) is None
     assert retryable_error(ValueError("no code")) is None
+
+
+def test_rows_returned_by_fn_stay_readable(backend: Backend, doctors: Engine) -> None:
+    factory = sessionmaker(doctors, class_=Session)
+
+    def work(session: Session) -> Doctor:
+        session.add(Note(text="read me"))
+        return Q(Doctor).where(name="Alice").one(session)
+
+    alice = run_transaction(factory, work)
+    assert (alice.name, alice.on_call) == ("Alice", True)  # detached, still loaded
+
+
+def test_an_async_function_is_refused(backend: Backend, doctors: Engine) -> None:
+    async def work(session: Any) -> None:
+        return None
+
+    with pytest.raises(UsageError, match="use a_run_transaction"):
+        run_transaction(sessionmaker(doctors), work)  # type: ignore[arg-type]

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, event, func, select, text
+from sqlalchemy import Engine, String, event, func, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import registry
 from sqlalchemy.pool import NullPool
@@ -156,7 +156,9 @@ def test_reads_go_to_a_replica(servers: Servers) -> None:
         rows = Q(Dispatch).all(session)
         assert Q(Dispatch).count(session) == 1
         assert get_row(rows[0].id, session, Dispatch)[0]
-        assert servers.take() == ["replica"] * 3
+        texts = Q(Dispatch).values_list(session, "text", flat=True)
+        assert servers.take() == ["replica"] * 4
+        assert texts == [rows[0].text]
         if servers.name == "sqlite":
             assert dispatches(rows) == ["on the replica"]
         else:  # the connection that answered is the server in recovery
@@ -330,3 +332,41 @@ def test_a_replica_that_stops_is_skipped_and_reads_are_still_answered(servers: S
         subprocess.run(["bash", str(SCRIPT), "resume-replica"], check=True, capture_output=True)
     servers.replica.dispose()  # its pooled connections died with the server
     servers.caught_up()
+
+
+def test_a_first_statement_write_and_a_released_savepoint_keep_the_primary(
+    servers: Servers,
+) -> None:
+    """A write that opens the transaction (a set-based ``Q.update``, raw
+    DML) makes the session read from the primary; releasing a SAVEPOINT
+    does not end that."""
+    Session = routed_sessionmaker(servers.primary, [servers.replica], sticky_seconds=0)
+    with Session() as session:
+        assert Q(Dispatch).where(id=1).update(session, copies=5) == 1
+        assert Q(Dispatch).get(session, 1).copies == 5  # uncommitted: the primary has it
+        with session.begin_nested():
+            session.add(Dispatch(text="nested"))
+        assert Q(Dispatch).where(text="nested").count(session) == 1
+        session.execute(text("UPDATE dispatch SET copies = 6 WHERE id = 1"))
+        assert Q(Dispatch).get(session, 1).copies == 6
+        assert set(servers.take()) == {"primary"}
+        session.rollback()
+        Q(Dispatch).count(session)
+        assert servers.take() == ["replica"]  # a new transaction that wrote nothing
+
+
+def test_raw_sql_that_returns_columns_goes_to_the_primary(servers: Servers) -> None:
+    Session = routed_sessionmaker(servers.primary, [servers.replica])
+    with Session() as session:
+        raw = text("SELECT text FROM dispatch").columns(text=String())
+        assert session.execute(raw).scalars().all() == ["on the primary"]
+        assert servers.take() == ["primary"]
+
+
+def test_primary_queries_stream_from_the_primary(servers: Servers) -> None:
+    Session = routed_sessionmaker(servers.primary, [servers.replica])
+    with Session() as session:
+        assert dispatches(list(Q(Dispatch).primary().stream(session))) == ["on the primary"]
+        assert set(servers.take()) == {"primary"}
+        list(Q(Dispatch).stream(session))
+        assert set(servers.take()) == {"replica"}

@@ -1,0 +1,75 @@
+"""Case 14: `Q.values` / `Q.values_list` of 1,000 rows (issue 16) against
+SQLAlchemy Core's ``connection.execute(select(cols)).mappings().all()``,
+against our own ORM ``Q.all`` of the same rows, and (SQLite) against the
+raw ``sqlite3`` cursor's ``fetchall()``."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+from sqlalchemy import select
+from sqlmodel import Session
+
+from sqlmodel_crud_utils import Q
+
+from .cases import case
+from .harness import Check, Context
+from .models import BenchHero
+
+__all__: list[str] = []
+
+ROWS = 1_000
+
+
+@case("14", "values() / values_list() vs Core, the ORM and raw sqlite3")
+async def projections(ctx: Context) -> None:
+    q = Q(BenchHero).order_by("id").limit(ROWS)
+    core = select(BenchHero.id, BenchHero.name, BenchHero.age).order_by(BenchHero.id).limit(ROWS)
+
+    def values() -> Any:
+        with Session(ctx.engine) as session:
+            rows = q.values(session, "id", "name", "age")
+        assert len(rows) == ROWS
+        return rows
+
+    def values_list() -> Any:
+        with Session(ctx.engine) as session:
+            rows = q.values_list(session, "id", "name", "age")
+        assert len(rows) == ROWS
+        return rows
+
+    def core_mappings() -> Any:
+        with ctx.engine.connect() as conn:
+            return conn.execute(core).mappings().all()
+
+    def orm_all() -> Any:
+        with Session(ctx.engine) as session:
+            return q.all(session)
+
+    variants = {
+        "values()": values,
+        "values_list()": values_list,
+        "Core mappings().all()": core_mappings,
+        "Q.all()": orm_all,
+    }
+    checks = [
+        Check("values()", "Core mappings().all()", 1.15, noisy=ctx.clock == "wall"),
+        Check("values()", "Q.all()", 0.25, note="≥ 4x faster than ORM objects"),
+    ]
+    raw: sqlite3.Connection | None = None
+    if ctx.backend == "sqlite":
+        raw = sqlite3.connect(ctx.engine.url.database or "")
+        sql = f"SELECT id, name, age FROM bench_hero ORDER BY id LIMIT {ROWS}"
+
+        def raw_fetchall() -> Any:
+            assert raw is not None
+            return raw.execute(sql).fetchall()
+
+        variants["sqlite3 fetchall()"] = raw_fetchall
+        checks.append(Check("values_list()", "sqlite3 fetchall()", 3.0))
+    try:
+        await ctx.compare(f"{ROWS:,} rows of 3 columns, a session per call", variants, checks)
+    finally:
+        if raw is not None:
+            raw.close()
