@@ -28,7 +28,7 @@ _TEXT = frozenset(
      "ilike", "iexact", "regex", "iregex", "match"}
 )  # fmt: skip
 #: Query parameters the list routes read themselves (paging).
-PAGING = ("page", "size", "cursor")
+PAGING = ("page", "size", "cursor", "before")
 
 
 class FilterSet(Generic[M]):

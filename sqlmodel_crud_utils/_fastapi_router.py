@@ -108,7 +108,7 @@ def crud_router(
     router = APIRouter(
         prefix=prefix or f"/{model.__tablename__}", tags=list(tags or [model.__name__])
     )
-    paging = ("page", "size") if pagination == "offset" else ("cursor", "size")
+    paging = ("page", "size") if pagination == "offset" else ("cursor", "before", "size")
     filter_set = _reading_only(filters or FilterSet(model, fields={}), paging)
     for path in include:
         Q(model).include(path)  # an unknown relationship fails here, not per request
@@ -176,14 +176,27 @@ def crud_router(
             )
         else:
             cursor = _param(
-                "cursor", Annotated[str | None, Query(max_length=MAX_CURSOR_LENGTH)], None
+                "cursor",
+                Annotated[
+                    str | None,
+                    Query(max_length=MAX_CURSOR_LENGTH, description="next_cursor of a page"),
+                ],
+                None,
+            )
+            before = _param(
+                "before",
+                Annotated[
+                    str | None,
+                    Query(max_length=MAX_CURSOR_LENGTH, description="prev_cursor of a page"),
+                ],
+                None,
             )
             route(
                 "",
                 "get",
                 "list",
-                [filtered, db, cursor, size],
-                lambda a: run(a, work.cursor_page, a["q"], a["size"], a["cursor"]),
+                [filtered, db, cursor, before, size],
+                lambda a: run(a, work.cursor_page, a["q"], a["size"], a["cursor"], a["before"]),
                 response_model=CursorPage[read],  # type: ignore[valid-type]
                 responses=problem_responses(422),
             )
@@ -294,19 +307,20 @@ class _Work:
     def _missing(self, key: Any) -> RecordNotFoundError:
         return RecordNotFoundError(self.model, key, self.pk)
 
-    def page(self, session: Session, q: Q[Any], page: int, size: int) -> Any:
-        found = self._loaded(q).paginate(session, page=page, size=size)
-        return Page[Any].build(
-            [self._out(r) for r in found.items], total=found.total, page=page, size=size
-        )
+    def _shown(self, found: Page[Any] | CursorPage[Any]) -> Any:
+        """``found`` with its rows in the read schema."""
+        fields = {name: getattr(found, name) for name in type(found).model_fields}
+        kind = Page[Any] if isinstance(found, Page) else CursorPage[Any]
+        return kind.model_construct(**{**fields, "items": [self._out(r) for r in found.items]})
 
-    def cursor_page(self, session: Session, q: Q[Any], size: int, cursor: str | None) -> Any:
-        found = self._loaded(q).keyset(session, size=size, after=cursor)
-        return CursorPage[Any](
-            items=[self._out(r) for r in found.items],
-            next_cursor=found.next_cursor,
-            has_next=found.has_next,
-        )
+    def page(self, session: Session, q: Q[Any], page: int, size: int) -> Any:
+        return self._shown(self._loaded(q).paginate(session, page=page, size=size))
+
+    def cursor_page(
+        self, session: Session, q: Q[Any], size: int, after: str | None, before: str | None
+    ) -> Any:
+        found = self._loaded(q).keyset(session, size=size, after=after, before=before)
+        return self._shown(found)
 
     def get(self, session: Session, key: Any) -> Any:
         row = self._loaded(Q(self.model)).where(**{self.pk: key}).one_or_none(session)

@@ -28,11 +28,13 @@ import uuid
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import ColumnElement, and_, literal, or_, tuple_
+from sqlalchemy import BindParameter, ColumnElement, Integer, and_, or_, tuple_
 from sqlalchemy import Enum as SAEnum
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from ._compile import select_of
+from ._compile import counted, select_of
+from ._criteria import Binder
+from ._templates import runnable
 from .coercion import MAX_ROWS, positive_int
 from .exceptions import QueryError
 from .lookups import mapper_of, parse_lookup, primary_key_names
@@ -54,33 +56,97 @@ _SCALARS = (bool, int, float, str)
 _Keys = Sequence[tuple[InstrumentedAttribute[Any], bool]]
 
 
-def keyset_page(q: Q[M], session: Session, size: Any, after: str | None) -> CursorPage[M]:
-    """One page of ``q`` after cursor ``after`` (see `Q.keyset`)."""
+def keyset_page(
+    q: Q[M],
+    session: Session,
+    size: Any,
+    after: str | None,
+    before: str | None = None,
+    with_total: bool = False,
+) -> CursorPage[M]:
+    """One page of ``q`` after cursor ``after`` or before cursor ``before``
+    (see `Q.keyset`). Its statement is a template per query shape and
+    direction (see `sqlmodel_crud_utils._templates`): the cursor's values
+    and the page size are parameters."""
     size = positive_int(size, "size", q.model, minimum=1, maximum=MAX_ROWS - 1)
+    if after is not None and before is not None:
+        raise QueryError("keyset() takes after= or before=, not both", model=q.model, key="cursor")
     keys = _keyset_order(q)
     _check_comparable(q, session, keys)
-    loaded = q
-    if q._only:  # the cursor needs the sort keys of the last row
-        loaded = q._with(_only=q._only + tuple(column for column, _ in keys))
-    stmt = select_of(loaded, ordering=False, paging=False)
-    if after is not None:
-        stmt = stmt.where(_after(q, keys, after))
-    stmt = stmt.order_by(*(column.desc() if desc else column for column, desc in keys))
-    rows = list(q._execute(session, stmt.limit(size + 1)))
-    has_next = len(rows) > size
-    items = rows[:size]
-    next_cursor = None
-    if has_next:
-        last = items[-1]
-        values = [getattr(last, column.key) for column, _ in keys]
-        if any(value is None for value in values):
-            raise QueryError(
-                "keyset() cannot page past a row whose sort key is NULL",
-                model=q.model,
-                key="order_by",
+    backward = before is not None
+    cursor = before if backward else after
+    walked = tuple((column, descending != backward) for column, descending in keys)
+    loaded = q._with(_limit=None, _offset=None)
+    if q._only:  # the cursors need the sort keys of the first and last rows
+        loaded = loaded._with(_only=q._only + tuple(column for column, _ in keys))
+    signature = _signature(q, keys)
+
+    def shape(query: Q[Any], bind: Binder) -> Any:
+        stmt = select_of(query, ordering=False, paging=False, bind=bind)
+        if cursor is not None:
+            stmt = stmt.where(
+                _beyond(walked, [_bound(i, column) for i, (column, _) in enumerate(keys)])
             )
-        next_cursor = encode_cursor(_signature(q, keys), values, model=q.model)
-    return CursorPage[M].model_construct(items=items, next_cursor=next_cursor, has_next=has_next)
+        stmt = stmt.order_by(*(column.desc() if desc else column for column, desc in walked))
+        return stmt.limit(_PAGE_LIMIT)
+
+    stmt, params = runnable(loaded, shape, ("keyset", signature, backward, cursor is not None))
+    params = dict(params or {})
+    if cursor is not None:
+        params.update(_cursor_params(q, keys, signature, cursor))
+    params[_PAGE_LIMIT.key] = size + 1
+    rows = list(q._execute(session, stmt, params))
+    more = len(rows) > size
+    items = rows[:size]
+    if backward:
+        items.reverse()
+    # forward: more rows after; backward: more rows before. The side we came
+    # from has rows (the cursor's row, at least, when it was made).
+    has_next = True if backward else more
+    has_prev = more if backward else cursor is not None
+    next_cursor = _cursor_of(q, keys, signature, items[-1]) if items and has_next else None
+    prev_cursor = _cursor_of(q, keys, signature, items[0]) if items and has_prev else None
+    total = int(session.execute(counted(q, paging=False)).scalar_one()) if with_total else None
+    return CursorPage[M].model_construct(
+        items=items,
+        next_cursor=next_cursor,
+        has_next=has_next and next_cursor is not None,
+        prev_cursor=prev_cursor,
+        has_prev=has_prev and prev_cursor is not None,
+        total=total,
+    )
+
+
+#: The LIMIT of a keyset page (the page size plus one), a parameter.
+_PAGE_LIMIT = BindParameter("q_keyset_limit", type_=Integer())
+
+
+def _bound(index: int, column: InstrumentedAttribute[Any]) -> BindParameter[Any]:
+    """The placeholder of the cursor's ``index``-th value, typed as ``column``."""
+    return BindParameter(f"q_cursor_{index}", type_=column.type)
+
+
+def _cursor_params(q: Q[Any], keys: _Keys, signature: str, cursor: str) -> dict[str, Any]:
+    """The values of ``cursor`` (made for ``keys``), coerced to the columns'
+    types, by placeholder name; `QueryError` for a bad cursor."""
+    raw = decode_cursor(signature, cursor, model=q.model)
+    if len(raw) != len(keys):
+        raise QueryError("invalid or stale cursor", model=q.model, key="cursor", value=cursor)
+    return {
+        f"q_cursor_{index}": parse_lookup(q.model, column.key).coerce(value)
+        for index, ((column, _), value) in enumerate(zip(keys, raw, strict=True))
+    }
+
+
+def _cursor_of(q: Q[Any], keys: _Keys, signature: str, row: Any) -> str:
+    values = [getattr(row, column.key) for column, _ in keys]
+    if any(value is None for value in values):
+        raise QueryError(
+            "keyset() cannot page past a row whose sort key is NULL",
+            model=q.model,
+            key="order_by",
+        )
+    return encode_cursor(signature, values, model=q.model)
 
 
 def _keyset_order(q: Q[Any]) -> list[tuple[InstrumentedAttribute[Any], bool]]:
@@ -125,21 +191,16 @@ def _signature(q: Q[Any], keys: _Keys) -> str:
     )
 
 
-def _after(q: Q[Any], keys: _Keys, cursor: str) -> ColumnElement[bool]:
-    raw = decode_cursor(_signature(q, keys), cursor, model=q.model)
-    if len(raw) != len(keys):
-        raise QueryError("invalid or stale cursor", model=q.model, key="cursor", value=cursor)
-    bounds = [
-        literal(parse_lookup(q.model, column.key).coerce(value), column.type)
-        for (column, _), value in zip(keys, raw, strict=True)
-    ]
-    directions = {descending for _, descending in keys}
+def _beyond(walked: _Keys, bounds: Sequence[Any]) -> ColumnElement[bool]:
+    """The rows past the cursor row ``bounds`` in the direction ``walked``
+    (the query's keys, or all of them reversed to page backward)."""
+    directions = {descending for _, descending in walked}
     if len(directions) == 1:
-        columns = tuple_(*(column for column, _ in keys))
+        columns = tuple_(*(column for column, _ in walked))
         return columns < tuple_(*bounds) if directions.pop() else columns > tuple_(*bounds)
     alternatives = []
-    for index, (column, descending) in enumerate(keys):
-        equal = [keys[j][0] == bounds[j] for j in range(index)]
+    for index, (column, descending) in enumerate(walked):
+        equal = [walked[j][0] == bounds[j] for j in range(index)]
         step = column < bounds[index] if descending else column > bounds[index]
         alternatives.append(and_(*equal, step))
     return or_(*alternatives)

@@ -26,10 +26,12 @@ class Page(BaseModel, Generic[T]):
 
     Attributes:
         items: the rows of this page.
-        total: rows matching the query on all pages.
+        total: rows matching the query on all pages (``None`` with
+            ``paginate(..., count=False)``).
         page: this page's number, starting at 1.
         size: the page size asked for.
-        pages: how many pages there are (0 when nothing matches).
+        pages: how many pages there are (0 when nothing matches; ``None``
+            without a count).
         has_next: whether a later page exists.
         has_prev: whether an earlier page exists.
 
@@ -40,10 +42,10 @@ class Page(BaseModel, Generic[T]):
     """
 
     items: list[T]
-    total: int
+    total: int | None
     page: int
     size: int
-    pages: int
+    pages: int | None
     has_next: bool
     has_prev: bool
 
@@ -66,25 +68,52 @@ class Page(BaseModel, Generic[T]):
             has_prev=page > 1,
         )
 
+    @classmethod
+    def uncounted(cls, items: list[T], *, has_next: bool, page: int, size: int) -> Page[T]:
+        """Make a page whose total is not known (``total`` and ``pages`` are
+        ``None``).
+
+        Example:
+            >>> Page[str].uncounted(["a"], has_next=True, page=1, size=1).total is None
+            True
+        """
+        return cls.model_construct(
+            items=items,
+            total=None,
+            page=page,
+            size=size,
+            pages=None,
+            has_next=has_next,
+            has_prev=page > 1,
+        )
+
 
 class CursorPage(BaseModel, Generic[T]):
     """One page of a keyset-paginated query (`Q.keyset`).
 
-    Pass ``next_cursor`` as ``after=`` to get the following page.
+    Pass ``next_cursor`` as ``after=`` to get the following page,
+    ``prev_cursor`` as ``before=`` to get the preceding one.
 
     Attributes:
-        items: the rows of this page.
+        items: the rows of this page, in the query's order.
         next_cursor: the cursor of the next page, ``None`` on the last page.
         has_next: whether a later page exists.
+        prev_cursor: the cursor of the previous page, ``None`` on the first.
+        has_prev: whether an earlier page exists.
+        total: rows matching the query on all pages, with
+            ``keyset(..., with_total=True)``; else ``None``.
 
     Example:
-        >>> CursorPage[int](items=[1], next_cursor=None, has_next=False).has_next
+        >>> CursorPage[int](items=[1], next_cursor=None, has_next=False).has_prev
         False
     """
 
     items: list[T]
     next_cursor: str | None
     has_next: bool
+    prev_cursor: str | None = None
+    has_prev: bool = False
+    total: int | None = None
 
 
 _MOVED_TO_KEYSET = frozenset({"MAX_CURSOR_LENGTH", "decode_cursor", "encode_cursor"})

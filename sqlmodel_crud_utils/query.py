@@ -714,11 +714,15 @@ class Q(Generic[M]):
         stmt = select(inner.exists()).options(*self._soft_options())
         return bool(session.execute(stmt).scalar())
 
-    def paginate(self, session: Session, page: int = 1, size: int = 20) -> Page[M]:
+    def paginate(
+        self, session: Session, page: int = 1, size: int = 20, *, count: bool = True
+    ) -> Page[M]:
         """Page ``page`` (1-based) of ``size`` rows plus the total count.
 
         ``total`` ignores the query's own limit and offset. When the page is
         not full the total is known without a COUNT query, which is skipped.
+        ``count=False`` never counts (``total`` and ``pages`` are ``None``;
+        ``has_next`` comes from reading one row more).
         A query without `order_by` is ordered by primary key here, so pages
         neither overlap nor skip rows (SQL guarantees no order otherwise).
 
@@ -726,6 +730,12 @@ class Q(Generic[M]):
         """
         with terminal(session, "paginate", self.model, self._primary):
             paged = self._stably_ordered().page(page, size)
+            if not count:
+                rows = paged._with(_limit=paged._limit + 1).all(session)  # type: ignore[operator]
+                more = len(rows) > int(size)
+                return Page[M].uncounted(
+                    rows[: int(size)], has_next=more, page=int(page), size=int(size)
+                )
             items = paged.all(session)
             offset = paged._offset or 0
             if 0 < len(items) < paged._limit or (offset == 0 and not items):  # type: ignore[operator]
@@ -734,8 +744,20 @@ class Q(Generic[M]):
                 total = int(session.execute(counted(self, paging=False)).scalar_one())
             return Page[M].build(items, total=total, page=int(page), size=int(size))
 
-    def keyset(self, session: Session, size: int = 20, after: str | None = None) -> CursorPage[M]:
-        """Keyset ("cursor") pagination on the query's order.
+    def keyset(
+        self,
+        session: Session,
+        size: int = 20,
+        after: str | None = None,
+        *,
+        before: str | None = None,
+        with_total: bool = False,
+    ) -> CursorPage[M]:
+        """Keyset ("cursor") pagination on the query's order, both ways:
+        ``after=page.next_cursor`` gives the next page, ``before=
+        page.prev_cursor`` the previous one (rows in the query's order
+        either way); ``with_total=True`` adds the COUNT of all matching rows
+        as ``total``.
 
         The primary key is appended as a tie-breaker (descending when every
         sort key is descending, else ascending). Pages after the first are
@@ -757,9 +779,10 @@ class Q(Generic[M]):
             page = Q(Hero).order_by("-age").keyset(session, size=50)
             while page.has_next:
                 page = Q(Hero).order_by("-age").keyset(session, 50, after=page.next_cursor)
+            back = Q(Hero).order_by("-age").keyset(session, 50, before=page.prev_cursor)
         """
         with terminal(session, "keyset", self.model, self._primary):
-            return keyset_page(self, session, size, after)
+            return keyset_page(self, session, size, after, before, with_total)
 
     def stream(self, session: Session, batch_size: int = 1000) -> Iterator[M]:
         """Iterate over the rows, fetched ``batch_size`` at a time (at most
@@ -899,23 +922,33 @@ class Q(Generic[M]):
         async_session(session, "exists")
         return await session.run_sync(lambda sync: self.exists(sync))
 
-    async def a_paginate(self, session: AsyncSession, page: int = 1, size: int = 20) -> Page[M]:
+    async def a_paginate(
+        self, session: AsyncSession, page: int = 1, size: int = 20, *, count: bool = True
+    ) -> Page[M]:
         """Async twin of `paginate`.
 
         Example: ``page = await Q(Hero).order_by("name").a_paginate(session, page=2, size=10)``
         """
         async_session(session, "paginate")
-        return await session.run_sync(lambda sync: self.paginate(sync, page, size))
+        return await session.run_sync(lambda sync: self.paginate(sync, page, size, count=count))
 
     async def a_keyset(
-        self, session: AsyncSession, size: int = 20, after: str | None = None
+        self,
+        session: AsyncSession,
+        size: int = 20,
+        after: str | None = None,
+        *,
+        before: str | None = None,
+        with_total: bool = False,
     ) -> CursorPage[M]:
         """Async twin of `keyset`.
 
         Example: ``page = await Q(Hero).order_by("-age").a_keyset(session, size=50, after=cursor)``
         """
         async_session(session, "keyset")
-        return await session.run_sync(lambda sync: self.keyset(sync, size, after))
+        return await session.run_sync(
+            lambda sync: self.keyset(sync, size, after, before=before, with_total=with_total)
+        )
 
     async def a_values(self, session: AsyncSession, *fields: str) -> list[dict[str, Any]]:
         """Async twin of `values`.

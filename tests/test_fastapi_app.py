@@ -263,3 +263,17 @@ def test_async_url_maps_drivers() -> None:
 def test_data_is_unchanged(client: TestClient) -> None:
     body = client.get("/heroes", params={"sort": "id", "size": 100}).json()
     assert [(h["name"], h["age"]) for h in body["items"]] == [(n, a) for n, a, _ in HEROES]
+
+
+def test_cursor_pages_walk_back_with_before(client: TestClient) -> None:
+    params: dict[str, Any] = {"sort": "name", "size": 2}
+    first = client.get("/async/heroes", params=params).json()
+    second = client.get("/async/heroes", params={**params, "cursor": first["next_cursor"]}).json()
+    assert (second["has_prev"], first["has_prev"]) == (True, False)
+    back = client.get("/async/heroes", params={**params, "before": second["prev_cursor"]}).json()
+    assert [h["name"] for h in back["items"]] == [h["name"] for h in first["items"]]
+    both = client.get(
+        "/async/heroes", params={**params, "cursor": first["next_cursor"], "before": "x"}
+    )
+    assert both.status_code == 422
+    assert client.get("/heroes", params={"before": first["next_cursor"]}).status_code == 422
