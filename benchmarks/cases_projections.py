@@ -1,17 +1,18 @@
-"""Case 14: `Q.values` / `Q.values_list` of 1,000 rows (issue 16) against
+"""Cases 14 and 15. Case 14: `Q.values` / `Q.values_list` of 1,000 rows (issue 16) against
 SQLAlchemy Core's ``connection.execute(select(cols)).mappings().all()``,
 against our own ORM ``Q.all`` of the same rows, and (SQLite) against the
-raw ``sqlite3`` cursor's ``fetchall()``."""
+raw ``sqlite3`` cursor's ``fetchall()``. Case 15: `Q.aggregate` per group
+against the hand-written ``select(func.count(), ...).group_by(...)``."""
 
 from __future__ import annotations
 
 import sqlite3
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlmodel import Session
 
-from sqlmodel_crud_utils import Q
+from sqlmodel_crud_utils import Avg, Count, Q
 
 from .cases import case
 from .harness import Check, Context
@@ -76,3 +77,32 @@ async def projections(ctx: Context) -> None:
     finally:
         if raw is not None:
             raw.close()
+
+
+@case("15", "aggregate() with group_by vs hand-written select(func.count(), ...).group_by()")
+async def grouped(ctx: Context) -> None:
+    def ours() -> Any:
+        with Session(ctx.engine) as session:
+            return (
+                Q(BenchHero)
+                .where(age__gte=30)
+                .group_by("team_id")
+                .aggregate(session, n=Count(), avg_age=Avg("age"))
+            )
+
+    def hand_written() -> Any:
+        stmt = (
+            select(BenchHero.team_id, func.count(), func.avg(BenchHero.age))
+            .where(BenchHero.age >= 30)
+            .group_by(BenchHero.team_id)
+            .order_by(BenchHero.team_id)
+        )
+        with Session(ctx.engine) as session:
+            return session.execute(stmt).all()
+
+    assert len(ours()) == len(hand_written())
+    await ctx.compare(
+        "COUNT and AVG per team of heroes aged 30+, a session per call",
+        {"aggregate()": ours, "hand-written": hand_written},
+        [Check("aggregate()", "hand-written", 1.10, noisy=ctx.clock == "wall")],
+    )

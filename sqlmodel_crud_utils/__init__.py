@@ -23,6 +23,7 @@ from .a_sync import restore_row as a_restore_row
 from .a_sync import soft_delete_row as a_soft_delete_row
 from .a_sync import update_row as a_update_row
 from .a_sync import write_row as a_write_row
+from .aggregates import Avg, Count, Max, Min, Sum
 from .builder import AsyncQueryBuilder, QueryBuilder
 from .cache import (
     CacheBackend,
@@ -94,15 +95,19 @@ __all__ = [
     "And",
     "AsyncQueryBuilder",
     "AuditMixin",
+    "Avg",
     "BulkOperationError",
     "CacheBackend",
     "CacheWarning",
     "ConstraintError",
+    "Count",
     "CursorPage",
     "DatabaseConnectionError",
     "HISTORY_METADATA",
     "Hook",
     "InMemoryCache",
+    "Max",
+    "Min",
     "MultipleRecordsError",
     "Not",
     "Or",
@@ -117,6 +122,7 @@ __all__ = [
     "SQLModelCRUDError",
     "SessionTypeError",
     "SoftDeleteMixin",
+    "Sum",
     "TimestampMixin",
     "TrackChangesMixin",
     "TransactionError",

@@ -181,6 +181,12 @@ def select_of(
     FOR UPDATE. ``bind`` binds
     the lookup values; with `placeholder_binder` (a statement template)
     LIMIT and OFFSET are the placeholders `LIMIT` and `OFFSET` too."""
+    if q._group:
+        raise QueryError(
+            "group_by() applies to aggregate(); this terminal reads rows",
+            model=q.model,
+            key="group_by",
+        )
     stmt = sqlmodel_select(q.model) if q._base is None else q._base
     # a caller's statement that already carries a soft-delete scope keeps it
     kept_scope = None if q._base is None else soft_scope_of(q._base)

@@ -82,6 +82,7 @@ def template_key(q: Q[Any]) -> Hashable | None:
         q._limit is not None,
         bool(q._offset),
         q._lock,
+        q._group,
     )
 
 

@@ -39,7 +39,7 @@ from .lookups import mapper_of, parse_lookup
 if TYPE_CHECKING:
     from .query import Q
 
-__all__ = ["as_dicts", "projected", "projected_rows", "projection"]
+__all__ = ["as_dicts", "field_columns", "projected", "projected_rows", "projection"]
 
 
 def projection(q: Q[Any], fields: Sequence[str]) -> tuple[Select[Any], dict[str, Any] | None]:
@@ -56,28 +56,37 @@ def projected(q: Q[Any], fields: Sequence[str], bind: Binder = literal_binder) -
     ``bind``; `QueryError` for an unknown field, a to-many path or a field
     named twice."""
     names = list(fields) or [attr.key for attr in mapper_of(q.model).column_attrs]
+    stmt, columns = field_columns(q, select_of(q, loading=False, bind=bind), names, "values()")
+    labelled = [column.label(name) for column, name in zip(columns, names, strict=True)]
+    return stmt.with_only_columns(*labelled, maintain_column_froms=True)
+
+
+def field_columns(
+    q: Q[Any], stmt: Select[Any], names: Sequence[str], caller: str
+) -> tuple[Select[Any], list[Any]]:
+    """The columns of field paths ``names`` of ``q``'s model, and ``stmt``
+    with a LEFT OUTER JOIN for each to-one relationship they walk (once per
+    path). `QueryError` (naming ``caller``) for a name that is not a field
+    path, a to-many path or a name given twice."""
     if len(set(names)) != len(names):
         repeated = sorted({name for name in names if names.count(name) > 1})
         raise QueryError(f"fields named twice: {repeated}", model=q.model, key=repeated[0])
     joins: dict[tuple[str, ...], Any] = {}
     columns = []
-    stmt = select_of(q, loading=False, bind=bind)
     for name in names:
         if not isinstance(name, str):
-            raise QueryError(
-                f"values() takes field names, got {name!r}", model=q.model, key="fields"
-            )
+            raise QueryError(f"{caller} takes field names, got {name!r}", model=q.model, key=name)
         lookup = parse_lookup(q.model, name)
         if lookup.op != "eq" or name.endswith("__eq"):
             raise QueryError(
-                f"values() takes field paths, not lookups: {name!r}", model=q.model, key=name
+                f"{caller} takes field paths, not lookups: {name!r}", model=q.model, key=name
             )
         owner: Any = q.model
         path: tuple[str, ...] = ()
         for hop in lookup.hops:
             if hop.collection:
                 raise QueryError(
-                    f"values() follows to-one relationships only; {hop.attribute.key!r} in "
+                    f"{caller} follows to-one relationships only; {hop.attribute.key!r} in "
                     f"{name!r} is to-many (it would repeat rows)",
                     model=q.model,
                     key=name,
@@ -88,8 +97,8 @@ def projected(q: Q[Any], fields: Sequence[str], bind: Binder = literal_binder) -
                 stmt = stmt.outerjoin(target, getattr(owner, hop.attribute.key))
                 joins[path] = target
             owner = joins[path]
-        columns.append(getattr(owner, lookup.field).label(name))
-    return stmt.with_only_columns(*columns, maintain_column_froms=True)
+        columns.append(getattr(owner, lookup.field))
+    return stmt, columns
 
 
 def projected_rows(

@@ -55,6 +55,7 @@ from ._memo import memoized
 from ._sessions import async_session, sync_session, terminal
 from ._templates import runnable
 from ._translate import translated_rows
+from .aggregates import Aggregate, aggregated_rows, aggregation
 from .coercion import MAX_ROWS, choice, positive_int
 from .exceptions import MultipleRecordsError, QueryError, RecordNotFoundError
 from .groups import Group, Not
@@ -153,6 +154,7 @@ class Q(Generic[M]):
     _cache_ttl: float | None = None
     _primary: bool = False
     _lock: RowLock | None = None
+    _group: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         _mapped(self.model, "")  # checks each model once, not per query
@@ -429,6 +431,27 @@ class Q(Generic[M]):
                 value=number,
             )
         return self._with(_limit=size, _offset=offset)
+
+    def group_by(self, *fields: str) -> Q[M]:
+        """Group `aggregate`'s results by ``fields`` (columns or to-one paths
+        such as ``"team__name"``): one dict per group. Other terminals refuse
+        a grouped query.
+
+        Example:
+            >>> from sqlmodel import Field, SQLModel
+            >>> class Pebble(SQLModel, table=True):
+            ...     id: int | None = Field(default=None, primary_key=True)
+            ...     color: str = ""
+            >>> Q(Pebble).group_by("color")._group
+            ('color',)
+        """
+        for name in fields:
+            if not isinstance(name, str):
+                raise QueryError(
+                    f"group_by() takes field names, got {name!r}", model=self.model, key="group_by"
+                )
+            parse_lookup(self.model, name)
+        return self._with(_group=self._group + tuple(fields))
 
     def for_update(
         self, *, nowait: bool = False, skip_locked: bool = False, of: Any = None
@@ -806,6 +829,17 @@ class Q(Generic[M]):
         sync_session(session, "stream")
         return translated_rows(stream_rows(self, session, batch_size), session, self.model)
 
+    def aggregate(self, session: Session, **aggregates: Aggregate) -> Any:
+        """``Count``, ``Sum``, ``Avg``, ``Min`` and ``Max`` of the matching
+        rows, computed by the database: a dict of them, or with `group_by`
+        a list of dicts, one per group (see `sqlmodel_crud_utils.aggregates`).
+
+        Example: ``Q(Hero).group_by("team__name").aggregate(session, n=Count(), age=Avg("age"))``
+        """
+        with terminal(session, "aggregate", self.model, self._primary):
+            result = projected_rows(session, *aggregation(self, aggregates))
+            return aggregated_rows(self, result.all(), list(aggregates))
+
     def values(self, session: Session, *fields: str) -> list[dict[str, Any]]:
         """The matching rows as dicts of ``fields`` (field names or to-one
         paths such as ``"team__name"``; none: every column), without ORM
@@ -949,6 +983,14 @@ class Q(Generic[M]):
         return await session.run_sync(
             lambda sync: self.keyset(sync, size, after, before=before, with_total=with_total)
         )
+
+    async def a_aggregate(self, session: AsyncSession, **aggregates: Aggregate) -> Any:
+        """Async twin of `aggregate`.
+
+        Example: ``stats = await Q(Hero).a_aggregate(session, n=Count(), oldest=Max("age"))``
+        """
+        async_session(session, "aggregate")
+        return await session.run_sync(lambda sync: self.aggregate(sync, **aggregates))
 
     async def a_values(self, session: AsyncSession, *fields: str) -> list[dict[str, Any]]:
         """Async twin of `values`.
