@@ -161,7 +161,20 @@ class LookupCriterion:
     def of(cls, model: type[Any], lookups: Mapping[str, Any], combine: str) -> LookupCriterion:
         """Parse and check ``lookups`` of ``model`` (`QueryError` for a bad
         key or value) into one criterion."""
-        return cls._made(model, combine, list(lookups.items()), grouped=False)
+        items = []
+        shapes: list[Hashable] | None = []
+        values: tuple[Any, ...] = ()
+        for key, value in lookups.items():
+            item = _prepare(parse_lookup(model, key), value)
+            items.append(item)
+            values += item.values
+            kinds = None if item.built is not None else _kinds(item.values)
+            if kinds is None:
+                shapes = None
+            elif shapes is not None:
+                shapes.append((key, item.shape, kinds))
+        shape = None if shapes is None else (combine, False, tuple(shapes))
+        return cls(model, combine, tuple(items), shape, values)
 
     @classmethod
     def of_group(cls, model: type[Any], group: Group, depth: int = 1) -> LookupCriterion:
@@ -190,6 +203,7 @@ class LookupCriterion:
         *,
         grouped: bool,
     ) -> LookupCriterion:
+        """`of` for a group: lookups and nested groups."""
         items: list[_Prepared | LookupCriterion] = []
         shapes: list[Hashable] | None = []
         values: tuple[Any, ...] = ()
@@ -218,7 +232,9 @@ class LookupCriterion:
         """The SQL of this criterion under soft-delete scope ``mode``, its
         values bound by ``bind`` as the query's values ``first``, ``first + 1``, ..."""
         related = self._related(mode)
-        shared = self._shared_path() if self.grouped else None
+        if not self.grouped:  # lookups only (`where`, `where_any`, `exclude`)
+            return self._plain_clause(related, bind, first)
+        shared = self._shared_path()
         clauses: list[ColumnElement[bool]] = []
         index = first
         for item in self.items:
@@ -239,6 +255,19 @@ class LookupCriterion:
         inside = _COMBINE["and" if self.combine == "not" else self.combine](clauses)
         reached = shared.through_hops(inside, related)
         return not_(reached) if self.combine == "not" else reached
+
+    def _plain_clause(self, related: Any, bind: Binder, first: int) -> ColumnElement[bool]:
+        clauses: list[ColumnElement[bool]] = []
+        index = first
+        for item in cast("tuple[_Prepared, ...]", self.items):
+            condition = item.built
+            if condition is None:
+                condition = self._render(item, bind, index)
+                index += len(item.values)
+            clauses.append(
+                item.lookup.through_hops(condition, related) if item.lookup.hops else condition
+            )
+        return _COMBINE[self.combine](clauses)
 
     def _shared_path(self) -> Lookup | None:
         """A lookup of this group's one relationship path, when every item
@@ -266,12 +295,10 @@ class LookupCriterion:
         leaves unfiltered inside EXISTS clauses; ``None`` when there are none."""
         if mode == "include":
             return None
-        targets = {
-            hop.target
-            for item in self.items
-            if isinstance(item, _Prepared)
-            for hop in item.lookup.hops
-        }
+        items = self.items
+        if self.grouped:
+            items = tuple(item for item in items if isinstance(item, _Prepared))
+        targets = {hop.target for item in items for hop in item.lookup.hops}  # type: ignore[union-attr]
         if not any(unscoped(self.model, target, mode) for target in targets):
             return None
         return live_related_for(self.model, mode)

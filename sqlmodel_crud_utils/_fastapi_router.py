@@ -175,22 +175,8 @@ def crud_router(
                 responses=problem_responses(422),
             )
         else:
-            cursor = _param(
-                "cursor",
-                Annotated[
-                    str | None,
-                    Query(max_length=MAX_CURSOR_LENGTH, description="next_cursor of a page"),
-                ],
-                None,
-            )
-            before = _param(
-                "before",
-                Annotated[
-                    str | None,
-                    Query(max_length=MAX_CURSOR_LENGTH, description="prev_cursor of a page"),
-                ],
-                None,
-            )
+            cursor = _cursor_param("cursor", "next_cursor of a page: the page after it")
+            before = _cursor_param("before", "prev_cursor of a page: the page before it")
             route(
                 "",
                 "get",
@@ -264,6 +250,11 @@ def _reading_only(filters: FilterSet[Any], paging: Sequence[str]) -> FilterSet[A
     scoped = copy.copy(filters)
     scoped.extra = (filters.extra - frozenset(PAGING)) | frozenset(paging)
     return scoped
+
+
+def _cursor_param(name: str, description: str) -> pyinspect.Parameter:
+    query = Query(max_length=MAX_CURSOR_LENGTH, description=description)
+    return _param(name, Annotated[str | None, query], None)
 
 
 def _nobody() -> None:

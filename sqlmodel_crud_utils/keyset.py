@@ -28,7 +28,7 @@ import uuid
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import BindParameter, ColumnElement, Integer, and_, or_, tuple_
+from sqlalchemy import BigInteger, BindParameter, ColumnElement, and_, or_, tuple_
 from sqlalchemy import Enum as SAEnum
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
@@ -118,7 +118,7 @@ def keyset_page(
 
 
 #: The LIMIT of a keyset page (the page size plus one), a parameter.
-_PAGE_LIMIT = BindParameter("q_keyset_limit", type_=Integer())
+_PAGE_LIMIT = BindParameter("q_keyset_limit", type_=BigInteger())  # sizes up to 2**63 - 2
 
 
 def _bound(index: int, column: InstrumentedAttribute[Any]) -> BindParameter[Any]:
