@@ -344,3 +344,42 @@ def test_an_async_function_is_refused(backend: Backend, doctors: Engine) -> None
 
     with pytest.raises(UsageError, match="use a_run_transaction"):
         run_transaction(sessionmaker(doctors), work)  # type: ignore[arg-type]
+
+
+def test_an_async_unit_that_always_conflicts_ends_in_transaction_error(
+    backend: Backend, doctors: Engine
+) -> None:
+    needs_concurrent_writers(backend)
+    interloper = Interloper(doctors, "Alice")
+    calls = 0
+
+    async def run() -> TransactionError:
+        engine = backend.async_engine(poolclass=NullPool)
+        factory = async_sessionmaker(
+            engine.execution_options(isolation_level="REPEATABLE READ"), class_=AsyncSession
+        )
+
+        async def work(session: AsyncSession) -> None:
+            nonlocal calls
+            calls += 1
+            session.add(Note(text=f"attempt {calls}"))
+            if backend.name == "mariadb":
+                await session.exec(text("SET SESSION innodb_lock_wait_timeout = 1"))
+            assert len(await Q(Doctor).a_all(session)) == 2  # the snapshot starts here
+            interloper.strike()
+            try:
+                await Q(Doctor).where(name="Alice").a_update(session, shifts=Doctor.shifts + 1)
+            finally:
+                interloper.release()
+
+        try:
+            with pytest.raises(TransactionError) as raised:
+                await a_run_transaction(factory, work, retries=2, backoff=0.01)
+            return raised.value
+        finally:
+            await engine.dispose()
+
+    error = asyncio.run(run())
+    assert [a.number for a in error.attempts] == [1, 2]
+    assert calls == 2
+    assert notes(doctors) == []
