@@ -19,6 +19,7 @@ from sqlalchemy import BindParameter, ColumnElement, Integer, func, select
 from sqlalchemy.dialects import mysql, sqlite
 from sqlalchemy.dialects.postgresql import psycopg as postgresql_psycopg
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import CompileError
 from sqlalchemy.orm import (
     InstrumentedAttribute,
     joinedload,
@@ -237,4 +238,9 @@ def compile_sql(q: Q[Any], dialect: str | None, literal: bool) -> str:
     if dialect is None:
         return str(statement.compile(compile_kwargs=compile_kwargs))
     name = choice(dialect, DIALECTS, "dialect", model=q.model, key="dialect")
-    return str(statement.compile(dialect=DIALECTS[name], compile_kwargs=compile_kwargs))
+    try:
+        return str(statement.compile(dialect=DIALECTS[name], compile_kwargs=compile_kwargs))
+    except CompileError as exc:  # e.g. a PostgreSQL ARRAY operator for SQLite
+        raise QueryError(
+            f"the query cannot be written for {name}: {exc}", model=q.model, key="dialect"
+        ) from exc

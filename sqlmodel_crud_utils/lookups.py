@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import BindParameter, ColumnElement, and_, inspect
+from sqlalchemy import ARRAY, BindParameter, ColumnElement, and_, inspect
 from sqlalchemy.orm import InstrumentedAttribute, Mapper, RelationshipProperty
 from sqlalchemy.sql import ClauseElement, operators
 
@@ -44,7 +44,14 @@ from .coercion import (
 )
 from .exceptions import QueryError
 from .fulltext import FullTextMatch
-from .operators import MAX_IN_VALUES, OPERATORS, Operator, get_operator, operator_names
+from .operators import (
+    MAX_IN_VALUES,
+    OPERATORS,
+    Operator,
+    array_operator,
+    get_operator,
+    operator_names,
+)
 
 __all__ = [
     "MAX_IN_VALUES",
@@ -412,7 +419,7 @@ def parse_lookup(model: type[Any], key: str) -> Lookup:
         mapper = mapper_of(current)
         if name in mapper.column_attrs:
             rest = names[index + 1 :]
-            if len(rest) > 1 or (rest and get_operator(rest[0]) is None):
+            if len(rest) > 1 or (rest and _operator(current, name, rest[0]) is None):
                 raise _unknown_operator(current, key, rest[0])
             return _lookup(model, key, tuple(hops), current, name, rest[0] if rest else "eq")
         last = index == len(names) - 1
@@ -438,10 +445,17 @@ def parse_lookup(model: type[Any], key: str) -> Lookup:
     raise QueryError(f"empty lookup key {key!r}", model=model, key=key)  # pragma: no cover
 
 
+def _operator(model: type[Any], field: str, op: str) -> Operator | None:
+    """Operator ``op`` of ``model.field``: an ARRAY column's own first."""
+    if isinstance(getattr(model, field).type, ARRAY):
+        return array_operator(op) or get_operator(op)
+    return get_operator(op)
+
+
 def _lookup(
     model: type[Any], key: str, hops: tuple[_Hop, ...], target: type[Any], field: str, op: str
 ) -> Lookup:
-    operator = get_operator(op)
+    operator = _operator(target, field, op)
     if operator is None:
         raise _unknown_operator(target, key, op)
     column: InstrumentedAttribute[Any] = getattr(target, field)

@@ -22,8 +22,11 @@ from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import ColumnElement
+from sqlalchemy import Boolean, ColumnElement, Integer, func, literal
+from sqlalchemy.exc import CompileError
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql import operators
+from sqlalchemy.sql.visitors import InternalTraversal
 
 from ._memo import clear_memos
 from .coercion import coerce_value
@@ -197,6 +200,17 @@ def _replace(name: str, operator: Operator | None) -> None:
             registry[name] = operator
         _registry = registry
     clear_memos()
+
+
+def array_operator(name: str) -> Operator | None:
+    """The operator ``name`` of a PostgreSQL ARRAY column, if it has one
+    (see `ARRAY_OPERATORS`).
+
+    Example:
+        >>> array_operator("overlap").name, array_operator("gt")
+        ('overlap', None)
+    """
+    return ARRAY_OPERATORS.get(name)
 
 
 def get_operator(name: str) -> Operator | None:
@@ -418,6 +432,97 @@ _BUILT_IN: dict[str, Operator] = {
         ),
     )
 }
+
+
+def _elements(lookup: Lookup, value: Any) -> list[Any]:
+    """The items of a value compared with a PostgreSQL ARRAY column: a list
+    (or tuple) of values of the array's item type."""
+    if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):
+        raise _refuse(lookup, value, "a list of values")
+    item_type = _array_item_type(lookup)
+    for item in value:
+        if item_type is not None and (
+            not isinstance(item, item_type) or isinstance(item, bool) is not (item_type is bool)
+        ):
+            raise _refuse(lookup, value, f"a list of {item_type.__name__} values")
+    if len(value) > MAX_IN_VALUES:
+        raise _refuse(lookup, value, f"at most {MAX_IN_VALUES:,} values")
+    return list(value)
+
+
+def _array_item_type(lookup: Lookup) -> type[Any] | None:
+    try:
+        item_type: type[Any] = lookup.column.type.item_type.python_type
+    except (AttributeError, NotImplementedError):
+        return None
+    return item_type
+
+
+class PostgresOnly(ColumnElement[bool]):
+    """A condition only PostgreSQL can run (the ARRAY operators): compiled
+    for any other dialect it raises ``CompileError`` (`Q.sql` turns that into
+    `QueryError`) instead of SQL the database would refuse.
+
+    Example:
+        >>> from sqlalchemy import column
+        >>> str(PostgresOnly(column("a") == 1))
+        Traceback (most recent call last):
+        ...
+        sqlalchemy.exc.CompileError: ARRAY lookups need PostgreSQL, not default
+    """
+
+    inherit_cache = True
+    type = Boolean()
+    _is_implicitly_boolean = True
+    _traverse_internals = [  # noqa: RUF012 (declared so on the base class)
+        ("clause", InternalTraversal.dp_clauseelement),
+    ]
+
+    def __init__(self, clause: ColumnElement[bool]) -> None:
+        self.clause = clause
+
+    @property
+    def _from_objects(self) -> list[Any]:
+        return list(self.clause._from_objects)
+
+
+@compiles(PostgresOnly)
+def _refuse_array(element: PostgresOnly, compiler: Any, **kw: Any) -> str:
+    raise CompileError(f"ARRAY lookups need PostgreSQL, not {compiler.dialect.name}")
+
+
+@compiles(PostgresOnly, "postgresql")
+def _compile_array(element: PostgresOnly, compiler: Any, **kw: Any) -> str:
+    return str(compiler.process(element.clause, **kw))
+
+
+def _array(method: str) -> Parameterised:
+    """``contains`` / ``overlap`` / ``contained_by`` on an ARRAY column
+    (PostgreSQL's ``@>``, ``&&``, ``<@``): the list is one parameter."""
+
+    def render(lookup: Lookup, _: Hashable, bind: Bind) -> ColumnElement[bool]:
+        return PostgresOnly(getattr(lookup.column, method)(bind(0, operators.eq)))
+
+    return Parameterised(lambda lookup, value: (_BOUND, (_elements(lookup, value),)), render)
+
+
+def _cardinality(lookup: Lookup, value: Any) -> ColumnElement[bool]:
+    """``len``: how many items the array holds (``cardinality()``)."""
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise _refuse(lookup, value, "a non-negative integer")
+    return PostgresOnly(func.cardinality(lookup.column) == literal(value, Integer()))
+
+
+#: Operators of PostgreSQL ARRAY columns; they take the place of the
+#: built-in operator of the same name (``contains``) on such a column.
+ARRAY_OPERATORS: dict[str, Operator] = {
+    **{
+        name: _parameterised(name, _array(name), (list,))
+        for name in ("contains", "overlap", "contained_by")
+    },
+    "len": Operator("len", _cardinality, (list,)),
+}
+
 
 #: The built-in operators (``field__op``); `register_lookup` adds more.
 OPERATORS: frozenset[str] = frozenset(_BUILT_IN)
