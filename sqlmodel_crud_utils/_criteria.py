@@ -25,7 +25,7 @@ EXISTS where the scope's loader criteria do not reach.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -117,6 +117,14 @@ class _Prepared:
     built: ColumnElement[bool] | None
 
 
+def _lookup_item(model: type[Any], key: str, value: Any) -> tuple[_Prepared, Hashable | None]:
+    """Lookup ``key=value`` of ``model``, checked, with its shape (``None``:
+    a statement of its own, see `LookupCriterion.shape`)."""
+    item = _prepare(parse_lookup(model, key), value)
+    kinds = None if item.built is not None else _kinds(item.values)
+    return item, None if kinds is None else (key, item.shape, kinds)
+
+
 def _prepare(lookup: Lookup, value: Any) -> _Prepared:
     operator = cast("Operator", lookup.operator)
     form = operator.parameterised
@@ -161,20 +169,8 @@ class LookupCriterion:
     def of(cls, model: type[Any], lookups: Mapping[str, Any], combine: str) -> LookupCriterion:
         """Parse and check ``lookups`` of ``model`` (`QueryError` for a bad
         key or value) into one criterion."""
-        items = []
-        shapes: list[Hashable] | None = []
-        values: tuple[Any, ...] = ()
-        for key, value in lookups.items():
-            item = _prepare(parse_lookup(model, key), value)
-            items.append(item)
-            values += item.values
-            kinds = None if item.built is not None else _kinds(item.values)
-            if kinds is None:
-                shapes = None
-            elif shapes is not None:
-                shapes.append((key, item.shape, kinds))
-        shape = None if shapes is None else (combine, False, tuple(shapes))
-        return cls(model, combine, tuple(items), shape, values)
+        members = [_lookup_item(model, key, value) for key, value in lookups.items()]
+        return cls._assembled(model, combine, members, grouped=False)
 
     @classmethod
     def of_group(cls, model: type[Any], group: Group, depth: int = 1) -> LookupCriterion:
@@ -188,45 +184,29 @@ class LookupCriterion:
             )
         if not group.members:
             raise QueryError(f"{name}() has no lookups or groups", model=model, key=name)
-        members = [
-            cls.of_group(model, member, depth + 1) if isinstance(member, Group) else member
-            for member in group.members
-        ]
-        return cls._made(model, group.combine, members, grouped=True)
+        members: list[tuple[_Prepared | LookupCriterion, Hashable | None]] = []
+        for member in group.members:
+            if isinstance(member, Group):
+                nested = cls.of_group(model, member, depth + 1)
+                members.append((nested, nested.shape))
+            else:
+                members.append(_lookup_item(model, *member))
+        return cls._assembled(model, group.combine, members, grouped=True)
 
     @classmethod
-    def _made(
+    def _assembled(
         cls,
         model: type[Any],
         combine: str,
-        members: list[tuple[str, Any] | LookupCriterion],
+        members: Sequence[tuple[_Prepared | LookupCriterion, Hashable | None]],
         *,
         grouped: bool,
     ) -> LookupCriterion:
-        """`of` for a group: lookups and nested groups."""
-        items: list[_Prepared | LookupCriterion] = []
-        shapes: list[Hashable] | None = []
-        values: tuple[Any, ...] = ()
-        for member in members:
-            if isinstance(member, LookupCriterion):
-                items.append(member)
-                values += member.values
-                if member.shape is None:
-                    shapes = None
-                elif shapes is not None:
-                    shapes.append(member.shape)
-                continue
-            key, value = member
-            item = _prepare(parse_lookup(model, key), value)
-            items.append(item)
-            values += item.values
-            kinds = None if item.built is not None else _kinds(item.values)
-            if kinds is None:
-                shapes = None
-            elif shapes is not None:
-                shapes.append((key, item.shape, kinds))
-        shape = None if shapes is None else (combine, grouped, tuple(shapes))
-        return cls(model, combine, tuple(items), shape, values, grouped)
+        """One criterion of checked ``members`` (each with its shape)."""
+        shapes = tuple(shape for _, shape in members)
+        shape = None if None in shapes else (combine, grouped, shapes)
+        values = tuple(value for item, _ in members for value in item.values)
+        return cls(model, combine, tuple(item for item, _ in members), shape, values, grouped)
 
     def clause(self, mode: str, bind: Binder, first: int = 0) -> ColumnElement[bool]:
         """The SQL of this criterion under soft-delete scope ``mode``, its
