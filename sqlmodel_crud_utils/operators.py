@@ -24,10 +24,10 @@ from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import Boolean, ColumnElement, Integer, func, literal
 from sqlalchemy.exc import CompileError
-from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql import operators
 from sqlalchemy.sql.visitors import InternalTraversal
 
+from ._compat import compiles
 from ._memo import clear_memos
 from .coercion import coerce_value
 from .exceptions import QueryError
