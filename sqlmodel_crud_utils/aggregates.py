@@ -33,7 +33,7 @@ from ._criteria import Binder
 from ._templates import runnable
 from .exceptions import QueryError, UsageError
 from .lookups import parse_lookup
-from .projections import field_columns
+from .projections import as_dicts, field_columns
 
 if TYPE_CHECKING:
     from .query import Q
@@ -212,8 +212,7 @@ def _aggregated(
 def aggregated_rows(q: Q[Any], rows: Any, names: Sequence[str]) -> Any:
     """What `Q.aggregate` returns for ``rows``: one dict overall, a list of
     dicts per group (internal)."""
-    keys = (*q._group, *names)
-    dicts = [dict(zip(keys, row, strict=True)) for row in rows]
+    dicts = as_dicts((*q._group, *names), rows)
     if q._group:
         return dicts
     return dicts[0] if dicts else dict.fromkeys(names)

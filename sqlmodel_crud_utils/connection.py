@@ -102,12 +102,11 @@ def create_pooled_engine(
         'StaticPool'
     """
     parsed = make_url(url)
-    kwargs = _through_pgbouncer(parsed, kwargs) if _pgbouncer(parsed, behind_pgbouncer) else kwargs
-    options = _engine_options(parsed, False, pool_size, max_overflow, pool_timeout, kwargs)
+    options = _engine_options(
+        parsed, False, pool_size, max_overflow, pool_timeout, kwargs, behind_pgbouncer
+    )
     engine = create_engine(parsed, **options)
-    _configure_sqlite(engine, parsed, options, sqlite_wal, sqlite_foreign_keys)
-    if not savepoints:
-        engine.update_execution_options(**{SAVEPOINTS_OPTION: False})
+    _configure(engine, parsed, options, sqlite_wal, sqlite_foreign_keys, savepoints)
     return engine
 
 
@@ -131,12 +130,11 @@ def create_async_pooled_engine(
         'StaticPool'
     """
     parsed = make_url(url)
-    kwargs = _through_pgbouncer(parsed, kwargs) if _pgbouncer(parsed, behind_pgbouncer) else kwargs
-    options = _engine_options(parsed, True, pool_size, max_overflow, pool_timeout, kwargs)
+    options = _engine_options(
+        parsed, True, pool_size, max_overflow, pool_timeout, kwargs, behind_pgbouncer
+    )
     engine = create_async_engine(parsed, **options)
-    _configure_sqlite(engine.sync_engine, parsed, options, sqlite_wal, sqlite_foreign_keys)
-    if not savepoints:
-        engine.sync_engine.update_execution_options(**{SAVEPOINTS_OPTION: False})
+    _configure(engine.sync_engine, parsed, options, sqlite_wal, sqlite_foreign_keys, savepoints)
     return engine
 
 
@@ -147,9 +145,13 @@ def _engine_options(
     max_overflow: int,
     pool_timeout: float,
     kwargs: dict[str, Any],
+    behind_pgbouncer: bool | None,
 ) -> dict[str, Any]:
     """The keyword arguments for ``create_engine``: backend defaults, then
-    the caller's ``kwargs`` on top, then the pool sizes the pool accepts."""
+    the caller's ``kwargs`` on top (with PgBouncer's connect arguments when
+    it is in front), then the pool sizes the pool accepts."""
+    if _pgbouncer(url, behind_pgbouncer):
+        kwargs = _through_pgbouncer(url, kwargs)
     options: dict[str, Any] = {"pool_pre_ping": True}
     backend = url.get_backend_name()
     if backend == "sqlite":
@@ -207,6 +209,21 @@ def _through_pgbouncer(url: URL, kwargs: dict[str, Any]) -> dict[str, Any]:
 def _is_memory(url: URL) -> bool:
     database = url.database or ""
     return database in ("", ":memory:") or url.query.get("mode") == "memory"
+
+
+def _configure(
+    engine: Engine,
+    url: URL,
+    options: dict[str, Any],
+    wal: bool,
+    foreign_keys: bool,
+    savepoints: bool,
+) -> None:
+    """What the factories set up on a new (sync) engine: the SQLite
+    pragmas and transaction fix, and the no-SAVEPOINT declaration."""
+    _configure_sqlite(engine, url, options, wal, foreign_keys)
+    if not savepoints:
+        engine.update_execution_options(**{SAVEPOINTS_OPTION: False})
 
 
 def _configure_sqlite(

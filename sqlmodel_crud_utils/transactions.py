@@ -377,8 +377,7 @@ def _atomic(session: Session, depth: int, *, keep_loaded: bool) -> Iterator[None
     one that does not expire the session's objects) and a rollback on any
     exception."""
     if depth:
-        _needs_savepoint(session, "a nested transaction block")
-        with _savepoint(session, depth):
+        with _savepoint(session, depth):  # refuses an engine without SAVEPOINT
             yield
             _raise_if_failed(session, depth)
         return

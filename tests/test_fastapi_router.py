@@ -293,7 +293,8 @@ def test_a_nested_read_schema_loads_relationships_with_include(backend, include)
         # the page (its count may be a window over the same query), then the
         # teams: one query with include, one per hero without
         assert selects() <= 3 if include else selects() >= 6
-        first = Q(Hero).where(name="h0").one(Session(backend.engine)).id
+        with Session(backend.engine) as session:
+            first = Q(Hero).where(name="h0").one(session).id
         assert client.get(f"/async/heroes/{first}").json()["team"] == {"name": "t0"}
     dispose()
     with pytest.raises(QueryError, match="unknown relationship 'squad'"):
