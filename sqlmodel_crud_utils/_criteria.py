@@ -126,6 +126,7 @@ def _lookup_item(model: type[Any], key: str, value: Any) -> tuple[_Prepared, Has
 
 
 def _prepare(lookup: Lookup, value: Any) -> _Prepared:
+    lookup = lookup.for_value(value)
     operator = cast("Operator", lookup.operator)
     form = operator.parameterised
     if form is None:

@@ -83,6 +83,7 @@ def template_key(q: Q[Any]) -> Hashable | None:
         bool(q._offset),
         q._lock,
         q._group,
+        q._annotated,
     )
 
 

@@ -30,10 +30,12 @@ from sqlalchemy import ForeignKeyConstraint, PrimaryKeyConstraint, Table, Unique
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session
 
+from ._unsupported import UnsupportedSQL
 from .coercion import utf8_encodable
 from .exceptions import (
     ConstraintError,
     DatabaseConnectionError,
+    QueryError,
     QueryExecutionError,
     SQLModelCRUDError,
     ValidationError,
@@ -102,7 +104,11 @@ class database_errors:  # lower case: used like a @contextmanager, but cheaper p
         return None
 
     def __exit__(self, kind: type[BaseException] | None, error: Any, traceback: Any) -> None:
-        if kind is None or not is_database_error(error):
+        if kind is None:
+            return
+        if isinstance(error, UnsupportedSQL):  # refused while compiling: nothing was sent
+            raise QueryError(str(error), model=self.model, key="dialect") from error
+        if not is_database_error(error):
             return
         if self.session is not None:
             if not in_transaction(self.session):

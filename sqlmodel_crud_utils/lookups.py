@@ -23,13 +23,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, cast
 
 from sqlalchemy import ARRAY, BindParameter, ColumnElement, and_, inspect
 from sqlalchemy.orm import InstrumentedAttribute, Mapper, RelationshipProperty
 from sqlalchemy.sql import ClauseElement, operators
 
+from ._json_lookups import is_json_column, json_lookup_parts, typed_json_lookup
 from ._memo import memoized
 from .coercion import (
     aware_utc,
@@ -155,6 +156,10 @@ class Lookup:
         operator: the registered `Operator` building the clause.
         bind_key, bind_type: the name and SQL type of a bound value of the
             column (what ``column == value`` binds; see `bind`).
+        json_path: for a lookup into a JSON column, the keys (and array
+            indexes) it walks, ``()`` for the whole document; ``None`` for
+            any other lookup. How its value is compared depends on the
+            value's type (see `for_value`).
 
     Example:
         >>> from sqlmodel import Field, SQLModel
@@ -178,6 +183,22 @@ class Lookup:
     operator: Operator | None = None
     bind_key: str = ""
     bind_type: Any = None
+    json_path: tuple[str | int, ...] | None = None
+
+    def for_value(self, value: Any) -> Lookup:
+        """The lookup that compares ``value``: itself, except into a JSON
+        column, where the value's type decides what is extracted and which
+        operator applies (see `sqlmodel_crud_utils._json_lookups`).
+
+        Example:
+            >>> from sqlmodel import Field, SQLModel
+            >>> class Gar(SQLModel, table=True):
+            ...     id: int | None = Field(default=None, primary_key=True)
+            >>> lookup = parse_lookup(Gar, "id")
+            >>> lookup.for_value(3) is lookup
+            True
+        """
+        return self if self.json_path is None else typed_json_lookup(self, value)
 
     def coerce(self, value: Any) -> Any:
         """Coerce one value to this lookup's column type (see `coerce_value`)
@@ -247,7 +268,8 @@ class Lookup:
             >>> str(parse_lookup(Ant, "id__lt").clause(3))
             'ant.id < :id_1'
         """
-        condition = cast("Operator", self.operator).build(self, value)
+        lookup = self.for_value(value)
+        condition = cast("Operator", lookup.operator).build(lookup, value)
         return self.through_hops(condition, related_criteria)
 
     def through_hops(
@@ -419,6 +441,8 @@ def parse_lookup(model: type[Any], key: str) -> Lookup:
         mapper = mapper_of(current)
         if name in mapper.column_attrs:
             rest = names[index + 1 :]
+            if is_json_column(getattr(current, name)):
+                return _json_lookup(model, key, tuple(hops), current, name, rest)
             if len(rest) > 1 or (rest and _operator(current, name, rest[0]) is None):
                 raise _unknown_operator(current, key, rest[0])
             return _lookup(model, key, tuple(hops), current, name, rest[0] if rest else "eq")
@@ -483,6 +507,21 @@ def _lookup(
         getattr(expression := column.expression, "key", None) or field,
         expression.type,
     )
+
+
+def _json_lookup(
+    model: type[Any],
+    key: str,
+    hops: tuple[_Hop, ...],
+    target: type[Any],
+    field: str,
+    rest: list[str],
+) -> Lookup:
+    """A lookup into JSON column ``field``: its column facts, the path and
+    operator ``rest`` names (see `json_lookup_parts`)."""
+    path, op = json_lookup_parts(target, key, rest)
+    column = _lookup(model, key, hops, target, field, "eq")
+    return replace(column, op=op, operator=get_operator(op) or column.operator, json_path=path)
 
 
 @memoized

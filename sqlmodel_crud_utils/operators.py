@@ -23,12 +23,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import Boolean, ColumnElement, Integer, func, literal
-from sqlalchemy.exc import CompileError
 from sqlalchemy.sql import operators
 from sqlalchemy.sql.visitors import InternalTraversal
 
 from ._compat import compiles
 from ._memo import clear_memos
+from ._unsupported import UnsupportedSQL
 from .coercion import coerce_value
 from .exceptions import QueryError
 from .fulltext import FullTextMatch
@@ -460,15 +460,15 @@ def _array_item_type(lookup: Lookup) -> type[Any] | None:
 
 class PostgresOnly(ColumnElement[bool]):
     """A condition only PostgreSQL can run (the ARRAY operators): compiled
-    for any other dialect it raises ``CompileError`` (`Q.sql` turns that into
-    `QueryError`) instead of SQL the database would refuse.
+    for any other dialect it raises `UnsupportedSQL` (`Q.sql` and the
+    terminals turn that into `QueryError`) instead of SQL the database would refuse.
 
     Example:
         >>> from sqlalchemy import column
         >>> str(PostgresOnly(column("a") == 1))
         Traceback (most recent call last):
         ...
-        sqlalchemy.exc.CompileError: ARRAY lookups need PostgreSQL, not default
+        sqlmodel_crud_utils._unsupported.UnsupportedSQL: ARRAY lookups need PostgreSQL, not default
     """
 
     inherit_cache = True
@@ -488,7 +488,7 @@ class PostgresOnly(ColumnElement[bool]):
 
 @compiles(PostgresOnly)
 def _refuse_array(element: PostgresOnly, compiler: Any, **kw: Any) -> str:
-    raise CompileError(f"ARRAY lookups need PostgreSQL, not {compiler.dialect.name}")
+    raise UnsupportedSQL(f"ARRAY lookups need PostgreSQL, not {compiler.dialect.name}")
 
 
 @compiles(PostgresOnly, "postgresql")

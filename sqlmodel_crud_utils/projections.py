@@ -55,9 +55,19 @@ def projected(q: Q[Any], fields: Sequence[str], bind: Binder = literal_binder) -
     for ``q``'s rows, each labelled with its field string, values bound by
     ``bind``; `QueryError` for an unknown field, a to-many path or a field
     named twice."""
-    names = list(fields) or [attr.key for attr in mapper_of(q.model).column_attrs]
-    stmt, columns = field_columns(q, select_of(q, loading=False, bind=bind), names, "values()")
-    labelled = [column.label(name) for column, name in zip(columns, names, strict=True)]
+    annotations = {annotation.name: annotation.expression for annotation in q._annotated}
+    names = list(fields) or [
+        *(attr.key for attr in mapper_of(q.model).column_attrs),
+        *annotations,
+    ]
+    plain = [name for name in names if name not in annotations]
+    stmt, columns = field_columns(q, select_of(q, loading=False, bind=bind), plain, "values()")
+    selected = dict(zip(plain, columns, strict=True))
+    if len(names) - len(plain) != len(set(names) - set(plain)):
+        raise QueryError("an annotation is named twice", model=q.model, key="values")
+    labelled = [
+        (annotations[name] if name in annotations else selected[name]).label(name) for name in names
+    ]
     return stmt.with_only_columns(*labelled, maintain_column_froms=True)
 
 
@@ -80,6 +90,13 @@ def field_columns(
         if lookup.op != "eq" or name.endswith("__eq"):
             raise QueryError(
                 f"{caller} takes field paths, not lookups: {name!r}", model=q.model, key=name
+            )
+        if lookup.json_path:
+            raise QueryError(
+                f"{caller} takes fields, not keys inside a JSON field: {name!r} (select "
+                f"{lookup.field!r} and read the key from it)",
+                model=q.model,
+                key=name,
             )
         owner: Any = q.model
         path: tuple[str, ...] = ()

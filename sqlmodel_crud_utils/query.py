@@ -31,7 +31,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Generic, Literal, TypeVar, cast, get_args
 
-from sqlalchemy import ColumnElement, Select, and_, select
+from sqlalchemy import ColumnElement, Select, and_, not_, select
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute, Session
@@ -56,6 +56,7 @@ from ._sessions import async_session, sync_session, terminal
 from ._templates import runnable
 from ._translate import translated_rows
 from .aggregates import Aggregate, aggregated_rows, aggregation
+from .annotations import Annotation, annotated, annotation_criteria, annotation_order
 from .coercion import MAX_ROWS, choice, positive_int
 from .exceptions import MultipleRecordsError, QueryError, RecordNotFoundError
 from .groups import Group, Not
@@ -155,6 +156,7 @@ class Q(Generic[M]):
     _primary: bool = False
     _lock: RowLock | None = None
     _group: tuple[str, ...] = ()
+    _annotated: tuple[Annotation, ...] = ()
 
     def __post_init__(self) -> None:
         _mapped(self.model, "")  # checks each model once, not per query
@@ -209,8 +211,10 @@ class Q(Generic[M]):
                     key="where",
                     value=clause,
                 ) from exc
-        if lookups:
-            built.append(LookupCriterion.of(self.model, lookups, "and"))
+        on_annotations, plain = annotation_criteria(self, lookups)
+        built.extend(on_annotations)
+        if plain:
+            built.append(LookupCriterion.of(self.model, plain, "and"))
         if not built:
             return self
         return self._with(
@@ -253,9 +257,14 @@ class Q(Generic[M]):
             >>> print(Q(Road).exclude(lanes=1).statement.whereclause)
             road.lanes != :lanes_1
         """
-        negated = tuple(LookupCriterion.of_group(self.model, Not(group)) for group in groups)
-        if lookups:
-            negated += (LookupCriterion.of(self.model, lookups, "not"),)
+        negated: tuple[_Criterion, ...] = tuple(
+            LookupCriterion.of_group(self.model, Not(group)) for group in groups
+        )
+        on_annotations, plain = annotation_criteria(self, lookups)
+        if on_annotations:
+            negated += (not_(and_(*on_annotations)),)
+        if plain:
+            negated += (LookupCriterion.of(self.model, plain, "not"),)
         if not negated:
             return self
         return self._with(
@@ -285,6 +294,10 @@ class Q(Generic[M]):
 
     def _order_key(self, key: Any) -> Order:
         if isinstance(key, str):
+            annotation = annotation_order(self, key) if self._annotated else None
+            if annotation is not None:
+                expression, descending = annotation
+                return Order(expression.desc() if descending else expression, None, descending)
             return _string_order(self.model, key)
         if isinstance(key, InstrumentedAttribute):
             if key.class_ is not self.model or key.key not in mapper_of(self.model).column_attrs:
@@ -451,7 +464,37 @@ class Q(Generic[M]):
                     f"group_by() takes field names, got {name!r}", model=self.model, key="group_by"
                 )
             parse_lookup(self.model, name)
+        if self._annotated:
+            raise QueryError(
+                "group_by() after annotate(): annotations are per row; aggregate the groups "
+                "with group_by().aggregate()",
+                model=self.model,
+                key="group_by",
+            )
         return self._with(_group=self._group + tuple(fields))
+
+    def annotate(self, **aggregates: Aggregate) -> Q[M]:
+        """Compute a value per row from its related rows: ``Count``, ``Sum``,
+        ``Avg``, ``Min`` or ``Max`` over a relationship path (a correlated
+        subquery; soft-deleted related rows do not count). The name can then
+        be filtered (``where(n__gte=3)``), ordered on (``order_by("-n")``) and
+        read with `values` / `values_list` (see
+        `sqlmodel_crud_utils.annotations`).
+
+        Example:
+            >>> from sqlmodel import Field, Relationship, SQLModel
+            >>> class Hive(SQLModel, table=True):
+            ...     id: int | None = Field(default=None, primary_key=True)
+            ...     bees: list["Drone"] = Relationship(back_populates="hive")
+            >>> class Drone(SQLModel, table=True):
+            ...     id: int | None = Field(default=None, primary_key=True)
+            ...     hive_id: int | None = Field(default=None, foreign_key="hive.id")
+            ...     hive: Hive | None = Relationship(back_populates="bees")
+            >>> q = Q(Hive).annotate(n_bees=Count("bees")).where(n_bees__gte=2)
+            >>> "count(*)" in q.sql()
+            True
+        """
+        return self._with(_annotated=self._annotated + annotated(self, aggregates))
 
     def for_update(
         self, *, nowait: bool = False, skip_locked: bool = False, of: Any = None

@@ -10,11 +10,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import Column, Engine, String
+from sqlalchemy import Column, Engine, String, literal
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import registry
 from sqlalchemy.pool import NullPool
-from sqlmodel import Field, Session, SQLModel
+from sqlmodel import Field, Session, SQLModel, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from sqlmodel_crud_utils import Or, Q, QueryError
@@ -115,3 +115,13 @@ def test_bad_array_values_are_refused(lookups: dict[str, Any], message: str) -> 
 def test_arrays_on_a_dialect_without_them() -> None:
     with pytest.raises(QueryError, match="cannot be written for sqlite"):
         Q(Post).where(tags__contains=["a"]).sql("sqlite")
+
+
+def test_running_arrays_on_a_dialect_without_them(backend: Backend) -> None:
+    """Refused while compiling: nothing is sent, the session stays usable."""
+    if backend.name == "postgresql":
+        pytest.skip("PostgreSQL has arrays")
+    with Session(backend.engine) as session:
+        with pytest.raises(QueryError, match="ARRAY lookups need PostgreSQL, not "):
+            Q(Post).where(tags__overlap=["a"]).all(session)
+        assert session.exec(select(literal(1))).one() == 1
