@@ -70,6 +70,14 @@ class FilterSet(Generic[M]):
             for op in operators:
                 key = field if op == "exact" else f"{field}__{op}"
                 lookup = parse_lookup(model, key)  # unknown fields/operators raise here
+                if lookup.json_path is not None:
+                    raise QueryError(
+                        f"FilterSet cannot offer {key!r}: a JSON field's lookups compare by "
+                        "the value's type, which a query string does not carry; filter it in "
+                        "the route with Q(...).where()",
+                        model=model,
+                        key=key,
+                    )
                 parameters.append(
                     pyinspect.Parameter(
                         key,

@@ -131,3 +131,10 @@ def test_a_bad_allow_list_fails_when_it_is_declared():
         FilterSet(Hero, fields={"nope": ["exact"]})
     with pytest.raises(QueryError):
         FilterSet(Hero, fields={"age": ["gte"]}, sort=["power"])
+
+
+def test_json_keys_are_not_offered_as_query_parameters():
+    from tests.models_json import JsDevice
+
+    with pytest.raises(QueryError, match="FilterSet cannot offer 'settings__theme'"):
+        FilterSet(JsDevice, fields={"settings__theme": ["exact"]})
