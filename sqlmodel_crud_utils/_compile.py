@@ -235,12 +235,20 @@ def compile_sql(q: Q[Any], dialect: str | None, literal: bool) -> str:
     if literal:
         compile_kwargs["literal_binds"] = True
     statement = select_of(q)
-    if dialect is None:
-        return str(statement.compile(compile_kwargs=compile_kwargs))
-    name = choice(dialect, DIALECTS, "dialect", model=q.model, key="dialect")
+    name = (
+        None
+        if dialect is None
+        else choice(dialect, DIALECTS, "dialect", model=q.model, key="dialect")
+    )
     try:
-        return str(statement.compile(dialect=DIALECTS[name], compile_kwargs=compile_kwargs))
+        return str(
+            statement.compile(
+                dialect=None if name is None else DIALECTS[name], compile_kwargs=compile_kwargs
+            )
+        )
     except CompileError as exc:  # e.g. a PostgreSQL ARRAY operator for SQLite
         raise QueryError(
-            f"the query cannot be written for {name}: {exc}", model=q.model, key="dialect"
+            f"the query cannot be written for {name or 'the default dialect'}: {exc}",
+            model=q.model,
+            key="dialect",
         ) from exc

@@ -11,7 +11,9 @@ decides how the extracted value is compared, the same way on every backend:
   another type never matches (``data__n="5"`` does not find ``{"n": 5}``);
 * ``None`` (and ``isnull``) matches a key that is absent or holds ``null``;
   on the whole field (``data=None``, ``data__isnull=True``) it matches SQL
-  ``NULL`` and the JSON ``null`` SQLAlchemy stores for ``None``;
+  ``NULL`` and the JSON ``null`` SQLAlchemy stores for ``None``, and
+  ``data={...}`` compares the whole column as SQLAlchemy does (the
+  database decides: PostgreSQL has no ``=`` for ``JSON``, only ``JSONB``);
 * ``has_key="k"`` tests that the document (or the object at the path) has
   the key; ``contains={...}`` / ``contains=[...]`` is JSON containment
   (PostgreSQL ``@>``, MySQL/MariaDB ``JSON_CONTAINS``; SQLite has none, so
@@ -42,10 +44,10 @@ from dataclasses import replace
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import JSON, BindParameter, Boolean, ColumnElement, Numeric, String
-from sqlalchemy.dialects import sqlite
+from sqlalchemy import JSON, BindParameter, Boolean, ColumnElement, Numeric, String, Text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.visitors import InternalTraversal
-from sqlalchemy.types import TypeEngine
+from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from ._compat import compiles, construct
 from ._memo import memoized
@@ -81,7 +83,52 @@ _LISTS = frozenset({"in", "not_in", "between"})
 #: as ``DECIMAL(65, 30)``, which holds 35 digits before the point).
 _NUMBER_LIMIT = Decimal(10) ** 35
 
-_PATH_TYPE = JSON.JSONPathType()
+
+class JsonPath(TypeDecorator[Any]):
+    """A JSON path bound as one parameter: a real ``TEXT[]`` on PostgreSQL
+    (each key one element, whatever it holds), ``$."a"[0]`` elsewhere (keys
+    never hold quotes or backslashes, see `json_lookup_parts`).
+
+    Example:
+        >>> JsonPath().process_bind_param(("a", 0), _SQLITE)
+        '$."a"[0]'
+    """
+
+    impl = String
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Any) -> Any:
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(postgresql.ARRAY(Text()))
+        return dialect.type_descriptor(String())
+
+    def process_bind_param(self, value: Any, dialect: Any) -> Any:
+        if dialect.name == "postgresql":
+            return [str(item) for item in value]
+        return "$" + "".join(
+            f"[{item}]" if isinstance(item, int) else f'."{item}"' for item in value
+        )
+
+
+class JsonNumber(Numeric):  # type: ignore[type-arg]
+    """The SQL type numbers compared with a JSON number bind as: NUMERIC
+    for every Python number (an ``int`` beyond 32 bits included).
+
+    Example:
+        >>> JsonNumber().coerce_compared_value(None, 2**40)._type_affinity.__name__
+        'Numeric'
+    """
+
+    cache_ok = True
+
+    def __init__(self) -> None:
+        super().__init__(asdecimal=False)
+
+    def coerce_compared_value(self, op: Any, value: Any) -> Any:
+        return self
+
+
+_PATH_TYPE = JsonPath()
 
 
 def is_json_column(column: Any) -> bool:
@@ -132,7 +179,7 @@ def _path_item(model: type[Any], key: str, name: str) -> str | int:
             model=model,
             key=key,
         )
-    return int(name) if name.isdigit() else name
+    return int(name) if name.isascii() and name.isdigit() else name
 
 
 # ------------------------------------------------------------ per-value lookups
@@ -168,8 +215,8 @@ def _kind(lookup: Lookup, value: Any) -> str:
     if op == "contains" and isinstance(value, (dict, list)):
         return "document"
     if not lookup.json_path:
-        if value is None and op in ("eq", "ne"):
-            return "null"
+        if op in ("eq", "ne"):  # None: SQL or JSON null; else the column compared as before
+            return "null" if value is None else "column"
         raise _whole_field(lookup)
     if op in _LISTS:
         if isinstance(value, (str, bytes, dict)) or not isinstance(value, (list, tuple, set)):
@@ -223,7 +270,7 @@ def _refused(lookup: Lookup, value: Any, expected: str) -> QueryError:
 _PYTHON_TYPES: dict[str, type[Any] | None] = {"text": str, "number": None, "boolean": bool}
 _SQL_TYPES: dict[str, TypeEngine[Any]] = {
     "text": String(),
-    "number": Numeric(asdecimal=False),
+    "number": JsonNumber(),
     "boolean": Boolean(),
     "null": String(),
 }
@@ -237,6 +284,8 @@ def _typed(model: type[Any], spec: tuple[str, str]) -> Lookup:
     lookup = parse_lookup(model, key)
     path = tuple(lookup.json_path or ())
     column = lookup.column
+    if kind == "column":
+        return replace(lookup, json_path=None)
     if kind in ("key", "document"):
         build = _has_key if kind == "key" else _contains
         json_operator = Operator(lookup.op, functools.partial(build, path))
@@ -414,9 +463,8 @@ def _value_postgresql(element: JsonValue, compiler: Any, **kw: Any) -> str:
     text = f"({column} #>> {path})"
     if element.kind == "null":
         return text
-    from sqlalchemy.dialects.postgresql import JSONB
-
-    typeof = "jsonb_typeof" if isinstance(element.column.type, JSONB) else "json_typeof"
+    column_type = element.column.type.dialect_impl(compiler.dialect)
+    typeof = "jsonb_typeof" if isinstance(column_type, postgresql.JSONB) else "json_typeof"
     value = {
         "text": text,
         "number": f"CAST({text} AS NUMERIC)",
@@ -474,6 +522,8 @@ def _has_key_mysql(element: JsonHasKey, compiler: Any, **kw: Any) -> str:
 
 @compiles(JsonContains)
 def _contains_unsupported(element: JsonContains, compiler: Any, **kw: Any) -> str:
+    if compiler.dialect.name == "default":  # str(q), repr(q): the MySQL form, readable
+        return _contains_mysql(element, compiler, **kw)
     raise UnsupportedSQL(
         "JSON containment (contains={...}) needs PostgreSQL, MySQL or MariaDB, "
         f"not {compiler.dialect.name}"
@@ -501,4 +551,7 @@ def _contains_mysql(element: JsonContains, compiler: Any, **kw: Any) -> str:
 @compiles(JsonValue)
 @compiles(JsonHasKey)
 def _unsupported(element: Any, compiler: Any, **kw: Any) -> str:
+    if compiler.dialect.name == "default":  # str(q), repr(q): the SQLite form, readable
+        render = _value_sqlite if isinstance(element, JsonValue) else _has_key_sqlite
+        return render(element, compiler, **kw)
     raise UnsupportedSQL(f"JSON lookups cannot be written for {compiler.dialect.name}")

@@ -201,6 +201,14 @@ def annotation_lookup(q: Q[Any], key: str) -> Lookup | None:
             model=q.model,
             key=key,
         )
+    kind = annotation.python_type
+    if not operator.applies_to(kind) or (op == "match" and kind is not str):
+        raise QueryError(
+            f"operator '{op}' in '{key}' does not apply to annotation {name!r} "
+            f"({kind.__name__ if kind else 'a value'})",
+            model=q.model,
+            key=key,
+        )
     expression = annotation.expression
     return Lookup(
         q.model,
@@ -213,7 +221,6 @@ def annotation_lookup(q: Q[Any], key: str) -> Lookup | None:
         operator=operator,
         bind_key=name,
         bind_type=expression.type,
-        type_checked=False,
     )
 
 

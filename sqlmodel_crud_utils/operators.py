@@ -465,10 +465,11 @@ class PostgresOnly(ColumnElement[bool]):
 
     Example:
         >>> from sqlalchemy import column
-        >>> str(PostgresOnly(column("a") == 1))
+        >>> from sqlalchemy.dialects import sqlite
+        >>> PostgresOnly(column("a") == 1).compile(dialect=sqlite.dialect())
         Traceback (most recent call last):
         ...
-        sqlmodel_crud_utils._unsupported.UnsupportedSQL: ARRAY lookups need PostgreSQL, not default
+        sqlmodel_crud_utils._unsupported.UnsupportedSQL: ARRAY lookups need PostgreSQL, not sqlite
     """
 
     inherit_cache = True
@@ -488,6 +489,8 @@ class PostgresOnly(ColumnElement[bool]):
 
 @compiles(PostgresOnly)
 def _refuse_array(element: PostgresOnly, compiler: Any, **kw: Any) -> str:
+    if compiler.dialect.name == "default":  # str(q), repr(q): readable
+        return _compile_array(element, compiler, **kw)
     raise UnsupportedSQL(f"ARRAY lookups need PostgreSQL, not {compiler.dialect.name}")
 
 

@@ -261,6 +261,14 @@ class Q(Generic[M]):
             LookupCriterion.of_group(self.model, Not(group)) for group in groups
         )
         on_annotations, plain = annotation_criteria(self, lookups)
+        if on_annotations and plain:
+            raise QueryError(
+                "exclude() negates its lookups together; it cannot mix annotations and "
+                f"fields ({', '.join(map(str, lookups))}): exclude them in separate calls "
+                "(each is negated on its own)",
+                model=self.model,
+                key="exclude",
+            )
         if on_annotations:
             negated += (not_(and_(*on_annotations)),)
         if plain:
@@ -481,18 +489,7 @@ class Q(Generic[M]):
         read with `values` / `values_list` (see
         `sqlmodel_crud_utils.annotations`).
 
-        Example:
-            >>> from sqlmodel import Field, Relationship, SQLModel
-            >>> class Hive(SQLModel, table=True):
-            ...     id: int | None = Field(default=None, primary_key=True)
-            ...     bees: list["Drone"] = Relationship(back_populates="hive")
-            >>> class Drone(SQLModel, table=True):
-            ...     id: int | None = Field(default=None, primary_key=True)
-            ...     hive_id: int | None = Field(default=None, foreign_key="hive.id")
-            ...     hive: Hive | None = Relationship(back_populates="bees")
-            >>> q = Q(Hive).annotate(n_bees=Count("bees")).where(n_bees__gte=2)
-            >>> "count(*)" in q.sql()
-            True
+        Example: ``Q(Team).annotate(n=Count("members")).where(n__gte=3).values(session)``
         """
         return self._with(_annotated=self._annotated + annotated(self, aggregates))
 

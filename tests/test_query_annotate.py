@@ -148,6 +148,15 @@ def test_annotated_queries_share_templates_by_shape() -> None:
         (lambda: Q(Team).group_by("name").annotate(n=Count("members")), "per group"),
         (lambda: Q(Team).annotate(n=Count("members")).group_by("name"), "annotations are per row"),
         (lambda: Q(Team).where(n__gte=1), "unknown field 'n'"),
+        (
+            lambda: Q(Team).annotate(n=Count("members")).where(n__contains="1"),
+            "'contains' .* does not apply to annotation 'n'",
+        ),
+        (lambda: Q(Team).annotate(n=Count("members")).where(n=True), "must be int"),
+        (
+            lambda: Q(Team).annotate(n=Count("members")).exclude(n__gte=1, name="a"),
+            "cannot mix annotations and fields",
+        ),
     ],
 )
 def test_bad_annotations_are_refused(build: Any, message: str) -> None:
