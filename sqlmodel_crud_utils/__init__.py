@@ -36,6 +36,7 @@ from .cache import (
 from .connection import create_async_pooled_engine, create_pooled_engine
 from .exceptions import (
     BulkOperationError,
+    ConflictError,
     ConstraintError,
     DatabaseConnectionError,
     MultipleRecordsError,
@@ -44,6 +45,7 @@ from .exceptions import (
     RecordNotFoundError,
     SessionTypeError,
     SQLModelCRUDError,
+    TenantError,
     TransactionError,
     UsageError,
     ValidationError,
@@ -80,6 +82,14 @@ from .sync import (
     update_row,
     write_row,
 )
+from .tenancy import (
+    StrTenantMixin,
+    TenantMixin,
+    UUIDTenantMixin,
+    all_tenants,
+    current_tenant,
+    tenant_scope,
+)
 from .tracking import (
     HISTORY_METADATA,
     TrackChangesMixin,
@@ -88,6 +98,7 @@ from .tracking import (
     register_change_tracking,
 )
 from .transactions import a_transaction, in_transaction, transaction
+from .versioning import VersionMixin
 
 __version__ = "0.2.0"
 
@@ -99,6 +110,7 @@ __all__ = [
     "BulkOperationError",
     "CacheBackend",
     "CacheWarning",
+    "ConflictError",
     "ConstraintError",
     "Count",
     "CursorPage",
@@ -122,13 +134,18 @@ __all__ = [
     "SQLModelCRUDError",
     "SessionTypeError",
     "SoftDeleteMixin",
+    "StrTenantMixin",
     "Sum",
+    "TenantError",
+    "TenantMixin",
     "TimestampMixin",
     "TrackChangesMixin",
     "TransactionError",
     "UTCDateTime",
+    "UUIDTenantMixin",
     "UsageError",
     "ValidationError",
+    "VersionMixin",
     "__version__",
     "a_bulk_update_rows",
     "a_bulk_upsert_mappings",
@@ -148,6 +165,7 @@ __all__ = [
     "a_update_row",
     "a_write_row",
     "acting_as",
+    "all_tenants",
     "async_routed_sessionmaker",
     "bulk_update_rows",
     "bulk_upsert_mappings",
@@ -155,6 +173,7 @@ __all__ = [
     "configure_cache",
     "create_async_pooled_engine",
     "create_pooled_engine",
+    "current_tenant",
     "delete_row",
     "delete_rows_within_id_list",
     "get_change_history",
@@ -175,6 +194,7 @@ __all__ = [
     "routed_sessionmaker",
     "run_transaction",
     "soft_delete_row",
+    "tenant_scope",
     "transaction",
     "unregister_hook",
     "update_row",

@@ -24,7 +24,7 @@ from sqlalchemy.orm.attributes import instance_state
 
 from ._cached import _touch_flushed
 from ._history import _before_flush, _record_flush, record_inserted
-from ._listeners import _stamp_before_flush
+from ._listeners import _check_tenants_before_flush, _stamp_before_flush
 from ._memo import memoized
 from ._rows import column_keys, loaded, write_scope
 from ._translate import first_line
@@ -33,6 +33,7 @@ from .exceptions import BulkOperationError
 from .hooks import call_hooks
 from .lookups import mapper_of, primary_key_names
 from .scopes import SoftDeleteMixin
+from .tenancy import TenantScoped
 from .transactions import nested, savepoints_available
 from .utils import logger
 
@@ -42,7 +43,7 @@ __all__ = ["ROWS_PER_STATEMENT", "insert_data_rows"]
 ROWS_PER_STATEMENT = 1000
 
 #: Models whose new rows the library's ``before_flush`` listener stamps.
-_STAMPED = (AuditMixin, SoftDeleteMixin)
+_STAMPED = (AuditMixin, SoftDeleteMixin, TenantScoped)
 
 
 def _insertable_in_bulk(rows: Sequence[Any]) -> bool:
@@ -161,14 +162,14 @@ def _only_library_flush_listeners(session: Session) -> bool:
 # The library's own flush listeners, which the batched path stands in for:
 # it stamps the mixins itself, records history itself (`record_inserted`),
 # and its INSERTs are seen by the cache's ``do_orm_execute`` listener.
-_LIBRARY_BEFORE_FLUSH = (_stamp_before_flush, _before_flush)
+_LIBRARY_BEFORE_FLUSH = (_stamp_before_flush, _before_flush, _check_tenants_before_flush)
 _LIBRARY_AFTER_FLUSH = (_record_flush, _touch_flushed)
 
 
 def _stamp_rows(session: Session, rows: Sequence[Any]) -> None:
-    """Fill the `AuditMixin` / `SoftDeleteMixin` fields of ``rows`` as the
-    library's ``before_flush`` listener would in an ORM flush (it looks at
-    ``session.new``, so the rows are added for it, then taken back out for
+    """Fill (and check) the mixin fields of ``rows`` as the library's
+    ``before_flush`` listeners would in an ORM flush (they look at
+    ``session.new``, so the rows are added for them, then taken back out for
     the batched INSERT)."""
     if not session.dispatch.before_flush:
         return
@@ -176,7 +177,9 @@ def _stamp_rows(session: Session, rows: Sequence[Any]) -> None:
         return
     session.add_all(rows)
     try:
-        _stamp_before_flush(session, None, None)
+        for listener in (_stamp_before_flush, _check_tenants_before_flush):
+            if listener in session.dispatch.before_flush:
+                listener(session, None, None)
     finally:
         for row in rows:
             if row in session:

@@ -39,6 +39,7 @@ from .coercion import choice
 from .exceptions import QueryError
 from .lookups import primary_key_names
 from .scopes import root_criteria, soft_options, soft_scope_of
+from .tenancy import tenant_options
 
 if TYPE_CHECKING:
     from .query import Q
@@ -197,6 +198,7 @@ def select_of(
     if criteria:
         stmt = stmt.where(*criteria)
     options: tuple[Any, ...] = () if kept_scope is not None else soft_options(q.model, q._soft)
+    options += tenant_options(q.model, q._all_tenants)
     if loading:
         if q._includes:
             options += tuple(include.option() for include in q._includes)

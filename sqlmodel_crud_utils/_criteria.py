@@ -31,11 +31,13 @@ from typing import Any, cast
 
 from sqlalchemy import BindParameter, ColumnElement, and_, not_, or_
 
+from ._compat import LOADER_CRITERIA_IN_EXISTS
 from .exceptions import QueryError
 from .groups import MAX_GROUP_DEPTH, Group
 from .lookups import EXPANDING, Lookup, is_expression, parse_lookup
 from .operators import Operator, Parameterised
 from .scopes import live_related_for, unscoped
+from .tenancy import is_tenant_model, tenant_in_exists
 
 __all__ = ["Binder", "LookupCriterion", "literal_binder", "placeholder_binder"]
 
@@ -272,14 +274,29 @@ class LookupCriterion:
         )
 
     def _related(self, mode: str) -> Any:
-        """``is_deleted = false`` for the relationship targets scope ``mode``
-        leaves unfiltered inside EXISTS clauses; ``None`` when there are none."""
-        if mode == "include":
-            return None
+        """The criteria the row scopes need inside EXISTS clauses for the
+        relationship targets their loader criteria do not reach there:
+        ``is_deleted = false`` under soft-delete scope ``mode``, and (on
+        SQLAlchemy 2.0) the current tenant; ``None`` when there are none."""
         items = self.items
         if self.grouped:
             items = tuple(item for item in items if isinstance(item, _Prepared))
         targets = {hop.target for item in items for hop in item.lookup.hops}  # type: ignore[union-attr]
-        if not any(unscoped(self.model, target, mode) for target in targets):
+        soft = mode != "include" and any(unscoped(self.model, t, mode) for t in targets)
+        tenant = not LOADER_CRITERIA_IN_EXISTS and any(map(is_tenant_model, targets))
+        if not (soft or tenant):
             return None
-        return live_related_for(self.model, mode)
+        live = live_related_for(self.model, mode) if soft else None
+
+        def criteria(target: type[Any]) -> ColumnElement[bool] | None:
+            found = [
+                criterion
+                for criterion in (
+                    live(target) if live else None,
+                    tenant_in_exists(target) if tenant else None,
+                )
+                if criterion is not None
+            ]
+            return and_(*found) if len(found) > 1 else (found[0] if found else None)
+
+        return criteria

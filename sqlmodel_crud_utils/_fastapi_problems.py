@@ -14,12 +14,14 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from .exceptions import (
+    ConflictError,
     ConstraintError,
     DatabaseConnectionError,
     MultipleRecordsError,
     QueryError,
     RecordNotFoundError,
     SQLModelCRUDError,
+    TenantError,
     ValidationError,
 )
 
@@ -55,12 +57,15 @@ class Problem(BaseModel):
     model: str | None = None
     field: str | None = None
     constraint: str | None = None
+    current_version: int | None = None
 
 
 #: status, title and ``type`` fragment of each library error (most specific first)
 _PROBLEMS: tuple[tuple[type[SQLModelCRUDError], int, str, str], ...] = (
     (RecordNotFoundError, 404, "Not Found", "not-found"),
     (MultipleRecordsError, 409, "Conflict", "multiple-records"),
+    (ConflictError, 409, "Conflict", "version"),
+    (TenantError, 403, "Forbidden", "tenant"),
     (ConstraintError, 409, "Conflict", "constraint"),
     (QueryError, 422, "Unprocessable Content", "query"),
     (ValidationError, 422, "Unprocessable Content", "validation"),
@@ -94,6 +99,7 @@ def problem_for(exc: SQLModelCRUDError, instance: str | None = None) -> Problem 
                 model=getattr(model, "__name__", None if model is None else str(model)),
                 field=getattr(exc, "field", None),
                 constraint=constraint,
+                current_version=getattr(exc, "current", None) if kind is ConflictError else None,
             )
     return None
 

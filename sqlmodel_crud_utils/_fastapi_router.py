@@ -30,6 +30,8 @@ from .lookups import mapper_of, parse_lookup, primary_key_names
 from .pagination import CursorPage, Page
 from .query import Q
 from .scopes import SoftDeleteMixin, is_soft_delete_model
+from .tenancy import TenantMixin
+from .versioning import VersionMixin, is_versioned_model
 
 __all__ = ["crud_router"]
 
@@ -40,6 +42,8 @@ _MANAGED = frozenset(
         *getattr(AuditMixin, "__annotations__", {}),
         *getattr(TimestampMixin, "__annotations__", {}),
         *getattr(SoftDeleteMixin, "__annotations__", {}),
+        *getattr(TenantMixin, "__annotations__", {}),
+        *getattr(VersionMixin, "__annotations__", {}),
     }
 )
 
@@ -342,7 +346,9 @@ class _Work:
 
 def _body_schema(model: type[Any], name: str, *, optional: bool) -> type[BaseModel]:
     """A request body of ``model``'s own columns: no primary key, none of the
-    fields the library fills; every field optional for a PATCH."""
+    fields the library fills (audit, soft delete, tenant, version); every
+    field optional for a PATCH, which also takes the ``version`` the client
+    read of a `VersionMixin` model."""
     keys = set(primary_key_names(model))
     mapped = set(mapper_of(model).column_attrs.keys())
     fields: dict[str, Any] = {}
@@ -353,5 +359,8 @@ def _body_schema(model: type[Any], name: str, *, optional: bool) -> type[BaseMod
             fields[field_name] = (info.annotation | None, None)
         else:
             fields[field_name] = (info.annotation, info)
+    if optional and is_versioned_model(model):
+        # the version the client read: a stale one answers 409 (ConflictError)
+        fields["version"] = (int | None, None)
     schema: type[BaseModel] = create_model(name, __config__={"extra": "forbid"}, **fields)
     return schema

@@ -21,6 +21,7 @@ from .exceptions import (
     QueryExecutionError,
     RecordNotFoundError,
     SQLModelCRUDError,
+    TenantError,
     TransactionError,
     UsageError,
 )
@@ -49,7 +50,8 @@ def legacy_failures(
     unchanged.
 
     Programming errors always propagate: `QueryError` (bad filters or
-    fields) and `UsageError` (e.g. an ``async def`` hook met by a sync call).
+    fields), `UsageError` (e.g. an ``async def`` hook met by a sync call) and
+    `TenantError` (no tenant set, or another tenant's row: fail closed).
 
     Example:
         >>> def find():
@@ -62,7 +64,7 @@ def legacy_failures(
     log = logger if log is None else log
     try:
         yield
-    except (QueryError, UsageError):
+    except (QueryError, UsageError, TenantError):
         raise
     except QueryExecutionError as exc:
         # a `Q` statement the database refused is reported as the database error itself

@@ -11,6 +11,10 @@ writes and reads made without this library's helpers:
 * ``do_orm_execute`` (`sqlmodel_crud_utils.scopes._scope_relationship_loads`)
   makes every *relationship load* of a soft-delete model live-only.
 
+Mapping a `TenantMixin` model installs the tenant scope's two listeners
+(`sqlmodel_crud_utils.tenancy`): reads confined to the current tenant, and
+flushes stamped and checked.
+
 Mapping a `TrackChangesMixin` model installs the change-history flush
 listeners (`sqlmodel_crud_utils._history`) the same way.
 
@@ -34,6 +38,7 @@ from sqlalchemy.orm import Mapper, Session
 from ._history import install_tracking
 from .audit import AuditMixin, current_user, is_audit_model, utc_now
 from .scopes import SoftDeleteMixin, _scope_relationship_loads, is_soft_delete_model
+from .tenancy import check_flush, is_tenant_model, scope_tenants
 from .tracking import is_tracked_model
 
 __all__: list[str] = []
@@ -82,6 +87,13 @@ def _install_listeners(mapper: Mapper[Any], model: type[Any]) -> None:
         _listen_once(Session, "do_orm_execute", _scope_relationship_loads)
     if is_tracked_model(model):
         install_tracking()
+    if is_tenant_model(model):
+        _listen_once(Session, "before_flush", _check_tenants_before_flush)
+        _listen_once(Session, "do_orm_execute", scope_tenants)
+
+
+def _check_tenants_before_flush(session: Session, flush_context: Any, instances: Any) -> None:
+    check_flush(session)
 
 
 def _listen_once(target: Any, name: str, listener: Any) -> None:

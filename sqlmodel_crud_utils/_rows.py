@@ -25,15 +25,17 @@ from typing import Any
 from sqlalchemy import inspect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 
 from ._compat import in_greenlet, set_committed_value
 from ._memo import memoized
-from .exceptions import QueryError, RecordNotFoundError, TransactionError
+from .exceptions import ConflictError, QueryError, RecordNotFoundError, TransactionError
 from .hooks import call_hooks
-from .lookups import mapper_of, parse_field, parse_lookup
+from .lookups import mapper_of, parse_field, parse_lookup, primary_key_names
 from .query import Q, SoftMode
 from .scopes import is_soft_delete_model
 from .transactions import keeping_loaded, nested, savepoints_available, unit_of_work
+from .versioning import VersionMixin, expect_version
 from .writes import check_row_values
 
 __all__ = [
@@ -191,8 +193,11 @@ def _apply_update(session: Session, row: Any, data: dict[str, Any]) -> Any:
     values = call_hooks(type(row), "before_update", row, data)
     for key in values:
         parse_field(type(row), key)
+    if isinstance(row, VersionMixin) and "version" in values:
+        expect_version(row, values.pop("version"))  # what the caller read
     check_row_values(type(row), values)
     attempted: dict[str, Any] | None = None
+    read_version = getattr(row, "version", None)
     try:
         with write_scope(session):
             for key, value in values.items():
@@ -201,11 +206,30 @@ def _apply_update(session: Session, row: Any, data: dict[str, Any]) -> Any:
             session.flush()
             loaded(session, [row])
             call_hooks(type(row), "after_update", row)
-    except BaseException:
+    except BaseException as exc:
         if attempted is not None:
             _detach_with(session, row, attempted)
+        if isinstance(exc, StaleDataError) and isinstance(row, VersionMixin):
+            key = attempted.get(primary_key_names(type(row))[0]) if attempted else None
+            raise ConflictError(
+                type(row),
+                key,
+                expected=read_version,
+                current=_current_version(session, type(row), key),
+                original_error=exc,
+            ) from exc
         raise
     return row
+
+
+def _current_version(session: Session, model: type[Any], key: Any) -> Any:
+    """The version the row with primary key ``key`` has now (``None`` when
+    it is gone), read after a conflict for the error to name it."""
+    pk = primary_key_names(model)
+    if key is None or len(pk) != 1:
+        return None
+    versions = Q(model).where(**{pk[0]: key}).values_list(session, "version", flat=True)
+    return versions[0] if versions else None
 
 
 def column_values(row: Any) -> dict[str, Any]:

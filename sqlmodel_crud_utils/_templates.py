@@ -40,6 +40,7 @@ from sqlmodel.sql.expression import SelectOfScalar
 from ._compile import LIMIT, OFFSET, select_of
 from ._criteria import Binder, LookupCriterion, literal_binder, placeholder_binder
 from ._memo import memo_attribute, remembered
+from .tenancy import across_tenants
 
 if TYPE_CHECKING:
     from .query import Q
@@ -84,6 +85,8 @@ def template_key(q: Q[Any]) -> Hashable | None:
         q._lock,
         q._group,
         q._annotated,
+        q._all_tenants,
+        across_tenants(),
     )
 
 

@@ -38,6 +38,7 @@ from .exceptions import (
     QueryError,
     QueryExecutionError,
     SQLModelCRUDError,
+    TenantError,
     ValidationError,
     _model_name,
 )
@@ -106,6 +107,8 @@ class database_errors:  # lower case: used like a @contextmanager, but cheaper p
     def __exit__(self, kind: type[BaseException] | None, error: Any, traceback: Any) -> None:
         if kind is None:
             return
+        if isinstance(error, sa_exc.StatementError) and isinstance(error.orig, TenantError):
+            raise error.orig from None  # fail closed: no tenant when the statement ran
         if isinstance(error, UnsupportedSQL):  # refused while compiling: nothing was sent
             raise QueryError(str(error), model=self.model, key="dialect") from error
         if not is_database_error(error):

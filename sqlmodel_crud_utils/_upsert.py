@@ -25,6 +25,7 @@ from .audit import audit_update_values, current_user, is_audit_model, utc_now
 from .exceptions import QueryError
 from .lookups import mapper_of, parse_field
 from .query import Q
+from .tenancy import refuse_other_tenants_keys, stamp_tenant_rows
 from .tracking import is_tracked_model
 
 __all__ = ["bulk_upsert_mappings"]
@@ -72,9 +73,9 @@ def bulk_upsert_mappings(
 
     Example: ``heroes = bulk_upsert_mappings(session, Hero, [{"id": 1, "name": "A"}])``.
     """
-    payload = list(payload)
     key_fields = list(pk_fields or ["id"])
     key_columns = [parse_field(model, name) for name in key_fields]
+    payload = stamp_tenant_rows(model, list(payload))
     only = None if update_columns is None else _update_columns(model, update_columns, key_fields)
     if only is not None:
         unset = [name for name in only if not any(name in mapping for mapping in payload)]
@@ -95,6 +96,7 @@ def bulk_upsert_mappings(
             model=model,
             key="dialect",
         )
+    refuse_other_tenants_keys(session, model, key_fields, payload)
     groups = _group_by_fields(model, payload, key_fields)
     limit = int(getattr(dialect, "insertmanyvalues_max_parameters", 32000) or 32000)
     returning = bool(dialect.insert_returning)

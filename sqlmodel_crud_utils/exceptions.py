@@ -38,6 +38,7 @@ from sqlalchemy.engine import make_url
 
 __all__ = [
     "BulkOperationError",
+    "ConflictError",
     "ConstraintError",
     "DatabaseConnectionError",
     "MultipleRecordsError",
@@ -46,6 +47,7 @@ __all__ = [
     "RecordNotFoundError",
     "SQLModelCRUDError",
     "SessionTypeError",
+    "TenantError",
     "TransactionError",
     "UsageError",
     "ValidationError",
@@ -227,6 +229,28 @@ class UsageError(SQLModelCRUDError, TypeError):
     """
 
 
+class TenantError(SQLModelCRUDError, PermissionError):
+    """A tenant-scoped model was read or written with no tenant set, or a
+    write would touch another tenant's row (see
+    `sqlmodel_crud_utils.tenancy`). Nothing was read or written. Also a
+    `PermissionError`.
+
+    Attributes:
+        model: the model concerned, when known.
+        tenant: the other tenant's id, for a cross-tenant write.
+
+    Example:
+        >>> error = TenantError("row of tenant 2 written in tenant 1's scope", tenant=2)
+        >>> error.tenant, isinstance(error, PermissionError)
+        (2, True)
+    """
+
+    def __init__(self, message: str, *, model: Any = None, tenant: Any = None) -> None:
+        self.model = model
+        self.tenant = tenant
+        super().__init__(message)
+
+
 class SessionTypeError(UsageError):
     """A terminal got the wrong kind of session: an ``a_*`` method a sync
     `Session`, or a sync method an `AsyncSession`. The message names the
@@ -368,6 +392,44 @@ class TransactionError(SQLModelCRUDError):
         else:
             text = "Transaction operation failed"
         super().__init__(text)
+
+
+class ConflictError(TransactionError):
+    """An optimistic-locking conflict: the row changed since it was read
+    (its ``version`` is not the one the write expected), so nothing was
+    written (see `sqlmodel_crud_utils.versioning.VersionMixin`).
+
+    Attributes:
+        model: the model's name.
+        key: the row's primary key.
+        expected: the version the write expected.
+        current: the row's version in the database, when known.
+
+    Example:
+        >>> error = ConflictError("Doc", 1, expected=2, current=3)
+        >>> str(error)
+        'Doc 1 was changed by another writer: expected version 2, the row has version 3'
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        key: Any,
+        *,
+        expected: Any = None,
+        current: Any = None,
+        original_error: BaseException | None = None,
+    ) -> None:
+        self.model = _model_name(model)
+        self.key = key
+        self.expected = expected
+        self.current = current
+        now = "" if current is None else f", the row has version {current}"
+        super().__init__(
+            f"{self.model} {key!r} was changed by another writer: expected version {expected}{now}",
+            operation="flush",
+            original_error=original_error,
+        )
 
 
 class ConstraintError(ValidationError, TransactionError, sa_exc.IntegrityError):

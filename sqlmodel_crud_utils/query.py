@@ -157,6 +157,7 @@ class Q(Generic[M]):
     _lock: RowLock | None = None
     _group: tuple[str, ...] = ()
     _annotated: tuple[Annotation, ...] = ()
+    _all_tenants: bool = False
 
     def __post_init__(self) -> None:
         _mapped(self.model, "")  # checks each model once, not per query
@@ -480,6 +481,16 @@ class Q(Generic[M]):
                 key="group_by",
             )
         return self._with(_group=self._group + tuple(fields))
+
+    def all_tenants(self) -> Q[M]:
+        """Read (and `update` / `delete`) across tenants: this query and the
+        lazy loads of the rows it returns leave the tenant scope (see
+        `sqlmodel_crud_utils.tenancy`); without it, a query of a
+        `TenantMixin` model sees the current tenant's rows only.
+
+        Example: ``every_invoice = Q(Invoice).all_tenants().all(session)``
+        """
+        return self._with(_all_tenants=True)
 
     def annotate(self, **aggregates: Aggregate) -> Q[M]:
         """Compute a value per row from its related rows: ``Count``, ``Sum``,

@@ -63,12 +63,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AbstractContextManager, asynccontextmanager, contextmanager, nullcontext
 
+from sqlalchemy import inspect
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError, UnboundExecutionError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from .exceptions import SessionTypeError, TransactionError, UsageError
+from .versioning import conflict_of
 
 __all__ = [
     "SAVEPOINTS_OPTION",
@@ -114,7 +116,14 @@ def translate_errors(message: str) -> Iterator[None]:
     except TransactionError:
         raise  # says so already (a ConstraintError is a SQLAlchemy error too)
     except SQLAlchemyError as exc:
-        raise TransactionError(f"{message}: {exc}", original_error=exc) from exc
+        raise conflict_of(exc) or TransactionError(f"{message}: {exc}", original_error=exc) from exc
+
+
+def _modified(session: Session | AsyncSession) -> list[object]:
+    """The session's objects with unsaved changes (the stale row of a
+    version conflict is among them)."""
+    sync = session.sync_session if isinstance(session, AsyncSession) else session
+    return [obj for obj in sync.identity_map.values() if inspect(obj).modified]
 
 
 def in_transaction(session: Session | AsyncSession) -> bool:
@@ -282,7 +291,9 @@ def _block(session: Session | AsyncSession, wrap_errors: bool) -> Iterator[int]:
         raise  # already says the transaction failed; or a programming error
     except Exception as exc:
         if wrap_errors or isinstance(exc, _DATABASE_ERRORS):
-            raise TransactionError(f"Transaction failed: {exc}", original_error=exc) from exc
+            raise conflict_of(exc, _modified(session)) or TransactionError(
+                f"Transaction failed: {exc}", original_error=exc
+            ) from exc
         raise
     finally:
         session.info[_DEPTH] = depth

@@ -26,7 +26,7 @@ committed.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from sqlalchemy import ColumnElement, delete, update
 from sqlalchemy.orm import Session
@@ -37,7 +37,9 @@ from .audit import audit_update_values, current_user, utc_now
 from .exceptions import QueryError, ValidationError
 from .lookups import parse_field, parse_lookup, primary_key_names
 from .scopes import is_soft_delete_model
+from .tenancy import ACROSS_TENANTS, check_tenant_change
 from .tracking import is_tracked_model
+from .versioning import is_versioned_model
 
 if TYPE_CHECKING:
     from .query import Q
@@ -62,15 +64,26 @@ def update_rows(q: Q[Any], session: Session, values: dict[str, Any]) -> int:
                 model=q.model,
                 key=moved[0],
             )
+    if "tenant_id" in checked and not q._all_tenants:
+        check_tenant_change(q.model, checked["tenant_id"])
+    written = audit_update_values(q.model, checked)
+    if is_versioned_model(q.model):
+        if "version" in checked:
+            raise QueryError(
+                "version is managed by VersionMixin (every update bumps it)",
+                model=q.model,
+                key="version",
+            )
+        written = {**written, "version": cast(Any, q.model).version + 1}
     where = _criteria(q)
-    options = soft_options(q.model, q._soft)
-    stmt = (
-        update(q.model)
-        .where(*where)
-        .values(audit_update_values(q.model, checked))
-        .options(*options)
-    )
+    options = _options(q)
+    stmt = update(q.model).where(*where).values(written).options(*options)
     return _run(session, q.model, stmt, where, options, "update")
+
+
+def _options(q: Q[Any]) -> tuple[Any, ...]:
+    options = soft_options(q.model, q._soft)
+    return (*options, ACROSS_TENANTS) if q._all_tenants else options
 
 
 def delete_rows(q: Q[Any], session: Session, hard: bool) -> int:
@@ -78,7 +91,7 @@ def delete_rows(q: Q[Any], session: Session, hard: bool) -> int:
     if is_soft_delete_model(q.model) and not hard:
         return update_rows(q, session, deletion_values())
     where = _criteria(q)
-    options = soft_options(q.model, q._soft)
+    options = _options(q)
     stmt = delete(q.model).where(*where).options(*options)
     return _run(session, q.model, stmt, where, options, "delete")
 

@@ -1,0 +1,118 @@
+"""Optimistic locking: `VersionMixin` makes a stale write fail instead of
+silently overwriting another writer's change.
+
+The ``version`` column is SQLAlchemy's ``version_id_col``: every UPDATE of a
+row through the ORM says ``WHERE id = :id AND version = :read_version`` and
+sets ``version = version + 1``. A session that read the row before another
+writer committed updates nothing; our write paths (`update_row`,
+`transaction` blocks, `run_transaction`) then raise `ConflictError` naming
+the model, the key and both versions, and the row keeps the other writer's
+change. ``update_row(..., {"version": n, ...})`` also checks that the row
+is still at version ``n`` (what a client read), and `Q.update` bumps the
+version of every row it changes.
+
+A session's own ``commit()`` raises SQLAlchemy's ``StaleDataError`` (use
+`transaction` to get `ConflictError`). A model using the mixin cannot set
+``__mapper_args__`` itself (the mixin sets it).
+
+>>> from sqlmodel import SQLModel
+>>> class Folio(SQLModel, VersionMixin, table=True):
+...     id: int | None = Field(default=None, primary_key=True)
+>>> Folio.__mapper__.version_id_col.name
+'version'
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from sqlalchemy import inspect
+from sqlalchemy.orm import declared_attr
+from sqlalchemy.orm.exc import StaleDataError
+from sqlmodel import Field
+
+from .exceptions import ConflictError
+
+__all__ = ["VersionMixin", "conflict_of", "expect_version", "is_versioned_model"]
+
+
+class VersionMixin:
+    """An integer ``version`` (starting at 1) checked and bumped by every
+    ORM update of the row (see the module docs).
+
+    Example:
+        >>> from sqlmodel import SQLModel
+        >>> class Jotting(SQLModel, VersionMixin, table=True):
+        ...     id: int | None = Field(default=None, primary_key=True)
+        >>> Jotting().version
+        1
+    """
+
+    version: int = Field(default=1, nullable=False)
+
+    @declared_attr.directive
+    def __mapper_args__(cls) -> dict[str, Any]:
+        return {"version_id_col": cls.__table__.c.version}  # type: ignore[attr-defined]
+
+
+def is_versioned_model(model: Any) -> bool:
+    """Whether ``model`` uses `VersionMixin`.
+
+    Example:
+        >>> is_versioned_model(int)
+        False
+    """
+    return isinstance(model, type) and issubclass(model, VersionMixin)
+
+
+def expect_version(obj: Any, expected: Any) -> None:
+    """Raise `ConflictError` unless ``obj`` (a `VersionMixin` row) is at
+    version ``expected`` (what the caller read earlier).
+
+    Example:
+        >>> from sqlmodel import SQLModel
+        >>> class Sheet(SQLModel, VersionMixin, table=True):
+        ...     id: int | None = Field(default=None, primary_key=True)
+        >>> expect_version(Sheet(), 1)
+        >>> expect_version(Sheet(), 3)  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        sqlmodel_crud_utils.exceptions.ConflictError: Sheet ... expected version 3, ...
+    """
+    if expected is not None and obj.version != expected:
+        state: Any = inspect(obj, raiseerr=False)
+        key = state.identity if state is not None and state.identity else None
+        raise ConflictError(
+            type(obj),
+            key[0] if key and len(key) == 1 else key,
+            expected=expected,
+            current=obj.version,
+        )
+
+
+def conflict_of(error: BaseException, objects: Any = ()) -> ConflictError | None:
+    """The `ConflictError` for SQLAlchemy's ``StaleDataError`` from a flush
+    of ``objects`` (the stale row is found by its version), else ``None``.
+
+    Example:
+        >>> conflict_of(ValueError()) is None
+        True
+    """
+    if not isinstance(error, StaleDataError):
+        return None
+    table = re.search(r"on table '([^']+)'", str(error))
+    for obj in objects:
+        if isinstance(obj, VersionMixin) and (
+            table is None or getattr(type(obj), "__tablename__", None) == table.group(1)
+        ):
+            state: Any = inspect(obj)
+            committed = state.committed_state.get("version", obj.version)
+            key = state.identity
+            return ConflictError(
+                type(obj),
+                key[0] if key and len(key) == 1 else key,
+                expected=committed,
+                original_error=error,
+            )
+    return ConflictError(table.group(1) if table else "row", None, original_error=error)
