@@ -36,6 +36,7 @@ from .scopes import SoftDeleteMixin
 from .tenancy import TenantScoped
 from .transactions import nested, savepoints_available
 from .utils import logger
+from .versioning import remember_versions
 
 __all__ = ["ROWS_PER_STATEMENT", "insert_data_rows"]
 
@@ -162,7 +163,12 @@ def _only_library_flush_listeners(session: Session) -> bool:
 # The library's own flush listeners, which the batched path stands in for:
 # it stamps the mixins itself, records history itself (`record_inserted`),
 # and its INSERTs are seen by the cache's ``do_orm_execute`` listener.
-_LIBRARY_BEFORE_FLUSH = (_stamp_before_flush, _before_flush, _check_tenants_before_flush)
+_LIBRARY_BEFORE_FLUSH = (
+    _stamp_before_flush,
+    _before_flush,
+    _check_tenants_before_flush,
+    remember_versions,
+)
 _LIBRARY_AFTER_FLUSH = (_record_flush, _touch_flushed)
 
 

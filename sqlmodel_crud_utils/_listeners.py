@@ -40,6 +40,7 @@ from .audit import AuditMixin, current_user, is_audit_model, utc_now
 from .scopes import SoftDeleteMixin, _scope_relationship_loads, is_soft_delete_model
 from .tenancy import check_flush, is_tenant_model, scope_tenants
 from .tracking import is_tracked_model
+from .versioning import is_versioned_model, remember_versions
 
 __all__: list[str] = []
 
@@ -87,6 +88,8 @@ def _install_listeners(mapper: Mapper[Any], model: type[Any]) -> None:
         _listen_once(Session, "do_orm_execute", _scope_relationship_loads)
     if is_tracked_model(model):
         install_tracking()
+    if is_versioned_model(model):
+        _listen_once(Session, "before_flush", remember_versions)
     if is_tenant_model(model):
         _listen_once(Session, "before_flush", _check_tenants_before_flush)
         _listen_once(Session, "do_orm_execute", scope_tenants)

@@ -63,7 +63,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AbstractContextManager, asynccontextmanager, contextmanager, nullcontext
 
-from sqlalchemy import inspect
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError, UnboundExecutionError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
@@ -94,7 +93,7 @@ _COMMIT_FAILED = "commit failed, transaction rolled back"
 
 
 @contextmanager
-def translate_errors(message: str) -> Iterator[None]:
+def translate_errors(message: str, session: Session | None = None) -> Iterator[None]:
     """Re-raise SQLAlchemy errors raised in the block as `TransactionError`
     (a transaction block's failure is a `TransactionError` whatever the
     database said; `translated` tells what it said, from ``__cause__``).
@@ -116,14 +115,13 @@ def translate_errors(message: str) -> Iterator[None]:
     except TransactionError:
         raise  # says so already (a ConstraintError is a SQLAlchemy error too)
     except SQLAlchemyError as exc:
-        raise conflict_of(exc) or TransactionError(f"{message}: {exc}", original_error=exc) from exc
+        raise conflict_of(exc, session) or TransactionError(
+            f"{message}: {exc}", original_error=exc
+        ) from exc
 
 
-def _modified(session: Session | AsyncSession) -> list[object]:
-    """The session's objects with unsaved changes (the stale row of a
-    version conflict is among them)."""
-    sync = session.sync_session if isinstance(session, AsyncSession) else session
-    return [obj for obj in sync.identity_map.values() if inspect(obj).modified]
+def _sync(session: Session | AsyncSession) -> Session:
+    return session.sync_session if isinstance(session, AsyncSession) else session
 
 
 def in_transaction(session: Session | AsyncSession) -> bool:
@@ -291,7 +289,7 @@ def _block(session: Session | AsyncSession, wrap_errors: bool) -> Iterator[int]:
         raise  # already says the transaction failed; or a programming error
     except Exception as exc:
         if wrap_errors or isinstance(exc, _DATABASE_ERRORS):
-            raise conflict_of(exc, _modified(session)) or TransactionError(
+            raise conflict_of(exc, _sync(session)) or TransactionError(
                 f"Transaction failed: {exc}", original_error=exc
             ) from exc
         raise
@@ -396,7 +394,7 @@ def _atomic(session: Session, depth: int, *, keep_loaded: bool) -> Iterator[None
         yield
         _raise_if_failed(session, depth)
         with (
-            translate_errors(_COMMIT_FAILED),
+            translate_errors(_COMMIT_FAILED, session),
             keeping_loaded(session) if keep_loaded else nullcontext(),
         ):
             session.commit()

@@ -28,13 +28,19 @@ import re
 from typing import Any
 
 from sqlalchemy import inspect
-from sqlalchemy.orm import declared_attr
+from sqlalchemy.orm import Session, declared_attr
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Field
 
 from .exceptions import ConflictError
 
-__all__ = ["VersionMixin", "conflict_of", "expect_version", "is_versioned_model"]
+__all__ = [
+    "VersionMixin",
+    "conflict_of",
+    "expect_version",
+    "is_versioned_model",
+    "remember_versions",
+]
 
 
 class VersionMixin:
@@ -91,9 +97,29 @@ def expect_version(obj: Any, expected: Any) -> None:
         )
 
 
-def conflict_of(error: BaseException, objects: Any = ()) -> ConflictError | None:
-    """The `ConflictError` for SQLAlchemy's ``StaleDataError`` from a flush
-    of ``objects`` (the stale row is found by its version), else ``None``.
+#: ``session.info`` key: the version each versioned row being flushed was
+#: read at, by (model, identity), so a conflict can name the row.
+_READ_VERSIONS = "sqlmodel_crud_utils_read_versions"
+
+
+def remember_versions(session: Session, flush_context: Any, instances: Any) -> None:
+    """``before_flush`` listener: note the version each `VersionMixin` row
+    about to be updated was read at (installed when such a model is mapped)."""
+    read: dict[tuple[type[Any], Any], Any] = {}
+    for obj in session.dirty:
+        if isinstance(obj, VersionMixin):
+            state: Any = inspect(obj)
+            if state.modified and state.identity is not None:
+                read[(type(obj), state.identity)] = state.committed_state.get(
+                    "version", obj.version
+                )
+    session.info[_READ_VERSIONS] = read
+
+
+def conflict_of(error: BaseException, session: Session | None = None) -> ConflictError | None:
+    """The `ConflictError` for SQLAlchemy's ``StaleDataError`` (a versioned
+    UPDATE that matched no row), naming the model, key and read version when
+    ``session`` flushed one such row of that table; else ``None``.
 
     Example:
         >>> conflict_of(ValueError()) is None
@@ -102,17 +128,15 @@ def conflict_of(error: BaseException, objects: Any = ()) -> ConflictError | None
     if not isinstance(error, StaleDataError):
         return None
     table = re.search(r"on table '([^']+)'", str(error))
-    for obj in objects:
-        if isinstance(obj, VersionMixin) and (
-            table is None or getattr(type(obj), "__tablename__", None) == table.group(1)
-        ):
-            state: Any = inspect(obj)
-            committed = state.committed_state.get("version", obj.version)
-            key = state.identity
-            return ConflictError(
-                type(obj),
-                key[0] if key and len(key) == 1 else key,
-                expected=committed,
-                original_error=error,
-            )
-    return ConflictError(table.group(1) if table else "row", None, original_error=error)
+    read = session.info.get(_READ_VERSIONS, {}) if session is not None else {}
+    rows = [
+        (model, identity, version)
+        for (model, identity), version in read.items()
+        if table is None or getattr(model, "__tablename__", None) == table.group(1)
+    ]
+    if len(rows) == 1:
+        model, identity, version = rows[0]
+        key = identity[0] if len(identity) == 1 else identity
+        return ConflictError(model, key, expected=version, original_error=error)
+    name = rows[0][0] if rows else (table.group(1) if table else "row")
+    return ConflictError(name, None, original_error=error)
