@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import inspect as pyinspect
 from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Response
@@ -30,7 +31,7 @@ from .lookups import mapper_of, parse_lookup, primary_key_names
 from .pagination import CursorPage, Page
 from .query import Q
 from .scopes import SoftDeleteMixin, is_soft_delete_model
-from .tenancy import TenantMixin
+from .tenancy import TenantMixin, tenant_scope
 from .versioning import VersionMixin, is_versioned_model
 
 __all__ = ["crud_router"]
@@ -61,6 +62,7 @@ def crud_router(
     pagination: str = "offset",
     routes: Sequence[str] = ROUTES,
     actor: Callable[..., Any] | None = None,
+    tenant: Callable[..., Any] | None = None,
     allow_hard_delete: bool = False,
     max_size: int = 100,
     include: Sequence[str] = (),
@@ -81,7 +83,11 @@ def crud_router(
     ``AsyncSession`` (an ``async def`` generator makes async routes); the
     routes do the same work either way. Each write is one legacy write (its
     own transaction); ``actor``, a dependency returning the current user,
-    fills the audit columns through `acting_as`. Bodies default to the
+    fills the audit columns through `acting_as`; ``tenant``, a dependency
+    returning the current tenant id, runs every route inside `tenant_scope`
+    (for `TenantMixin` models: without it their routes answer 403). A
+    `VersionMixin` model's ``PATCH`` takes the ``version`` the client read
+    and answers 409 with the current one when it is stale. Bodies default to the
     model's columns without the primary key and the audit / soft-delete
     fields (``extra="forbid"``; all optional for ``PATCH``), responses to the
     model itself; ``include`` names relationships to load with every row
@@ -120,17 +126,19 @@ def crud_router(
     key = _param("key", Annotated[key_type, Path(description=f"{model.__name__}.{pk}")])
     db = _param("db", Annotated[Any, Depends(session)])
     who = _param("who", Annotated[Any, Depends(actor or _nobody)])
+    owner = _param("owner", Annotated[Any, Depends(tenant or _nobody)])
     size = _param("size", Annotated[int, Query(ge=1, le=max_size)], 20)
 
     def run(args: dict[str, Any], call: Callable[..., Any], *values: Any) -> Any:
-        """``call(sync_session, *values)``, acting as ``who``; on an async
-        session through ``run_sync`` (the endpoint awaits it)."""
-        user = args.get("who")
+        """``call(sync_session, *values)``, acting as ``who`` in tenant
+        ``owner``; on an async session through ``run_sync`` (the endpoint
+        awaits it)."""
+        user, scope = args.get("who"), args.get("owner")
         if isinstance(args["db"], AsyncSession):
             return args["db"].run_sync(
-                lambda sync_session: _acting(user, call, sync_session, *values)
+                lambda sync_session: _scoped(user, scope, call, sync_session, *values)
             )
-        return _acting(user, call, args["db"], *values)
+        return _scoped(user, scope, call, args["db"], *values)
 
     def route(
         path: str,
@@ -161,7 +169,7 @@ def crud_router(
                     return problem_response(exc)
 
             chosen = sync_endpoint
-        chosen.__signature__ = pyinspect.Signature(parameters)  # type: ignore[attr-defined]
+        chosen.__signature__ = pyinspect.Signature([*parameters, owner])  # type: ignore[attr-defined]
         chosen.__name__ = f"{name}_{model.__name__.lower()}"
         router.add_api_route(path, chosen, methods=[method.upper()], **options)
 
@@ -273,10 +281,14 @@ def _param(
     )
 
 
-def _acting(who: Any, call: Callable[..., Any], session: Session, *args: Any) -> Any:
-    if who is None:
-        return call(session, *args)
-    with acting_as(str(who)):
+def _scoped(who: Any, owner: Any, call: Callable[..., Any], session: Session, *args: Any) -> Any:
+    """``call(session, *args)`` acting as ``who`` in tenant ``owner`` (each
+    only when given)."""
+    with ExitStack() as scopes:
+        if who is not None:
+            scopes.enter_context(acting_as(str(who)))
+        if owner is not None:
+            scopes.enter_context(tenant_scope(owner))
         return call(session, *args)
 
 
