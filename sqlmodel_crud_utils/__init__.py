@@ -66,6 +66,7 @@ from .pagination import CursorPage, Page
 from .query import Q
 from .retry import a_run_transaction, run_transaction
 from .routing import ReplicaWarning, async_routed_sessionmaker, routed_sessionmaker
+from .rowscopes import register_scope, unregister_scope, without_scopes
 from .sync import (
     bulk_update_rows,
     bulk_upsert_mappings,
@@ -190,6 +191,7 @@ __all__ = [
     "register_change_tracking",
     "register_hook",
     "register_lookup",
+    "register_scope",
     "restore_row",
     "routed_sessionmaker",
     "run_transaction",
@@ -197,7 +199,9 @@ __all__ = [
     "tenant_scope",
     "transaction",
     "unregister_hook",
+    "unregister_scope",
     "update_row",
     "with_deleted",
+    "without_scopes",
     "write_row",
 ]

@@ -38,6 +38,7 @@ from ._criteria import Binder, LookupCriterion, literal_binder
 from .coercion import choice
 from .exceptions import QueryError
 from .lookups import primary_key_names
+from .rowscopes import active_scope_options
 from .scopes import root_criteria, soft_options, soft_scope_of
 from .tenancy import tenant_options
 
@@ -198,7 +199,7 @@ def select_of(
     if criteria:
         stmt = stmt.where(*criteria)
     options: tuple[Any, ...] = () if kept_scope is not None else soft_options(q.model, q._soft)
-    options += tenant_options(q.model, q._all_tenants)
+    options += tenant_options(q.model, q._all_tenants) + active_scope_options(q.model)
     if loading:
         if q._includes:
             options += tuple(include.option() for include in q._includes)

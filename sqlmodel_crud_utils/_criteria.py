@@ -36,6 +36,7 @@ from .exceptions import QueryError
 from .groups import MAX_GROUP_DEPTH, Group
 from .lookups import EXPANDING, Lookup, is_expression, parse_lookup
 from .operators import Operator, Parameterised
+from .rowscopes import related_scope_criteria
 from .scopes import live_related_for, unscoped
 from .tenancy import is_tenant_model, tenant_in_exists
 
@@ -284,7 +285,8 @@ class LookupCriterion:
         targets = {hop.target for item in items for hop in item.lookup.hops}  # type: ignore[union-attr]
         soft = mode != "include" and any(unscoped(self.model, t, mode) for t in targets)
         tenant = not LOADER_CRITERIA_IN_EXISTS and any(map(is_tenant_model, targets))
-        if not (soft or tenant):
+        own = not LOADER_CRITERIA_IN_EXISTS and any(map(related_scope_criteria, targets))
+        if not (soft or tenant or own):
             return None
         live = live_related_for(self.model, mode) if soft else None
 
@@ -294,6 +296,7 @@ class LookupCriterion:
                 for criterion in (
                     live(target) if live else None,
                     tenant_in_exists(target) if tenant else None,
+                    *(related_scope_criteria(target) if own else ()),
                 )
                 if criterion is not None
             ]

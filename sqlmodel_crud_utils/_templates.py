@@ -40,6 +40,7 @@ from sqlmodel.sql.expression import SelectOfScalar
 from ._compile import LIMIT, OFFSET, select_of
 from ._criteria import Binder, LookupCriterion, literal_binder, placeholder_binder
 from ._memo import memo_attribute, remembered
+from .rowscopes import scope_key
 from .tenancy import across_tenants
 
 if TYPE_CHECKING:
@@ -87,6 +88,7 @@ def template_key(q: Q[Any]) -> Hashable | None:
         q._annotated,
         q._all_tenants,
         across_tenants(),
+        scope_key(),
     )
 
 
