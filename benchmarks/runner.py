@@ -16,7 +16,13 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-from . import cases_fastapi, cases_history, cases_projections, cases_scaling  # noqa: F401 - cases 10-14
+from . import (  # noqa: F401 - cases 10-16
+    cases_fastapi,
+    cases_history,
+    cases_projections,
+    cases_scaling,
+    cases_tenants,
+)
 from .backends import KNOWN, Unreachable, open_backend
 from .cases import CASES
 from .harness import Config, Context, Result

@@ -185,6 +185,8 @@ def scope_key() -> tuple[str, ...]:
         >>> scope_key()
         ()
     """
+    if not _scopes:
+        return ()
     return tuple(sorted(scope.name for scope in _active()))
 
 

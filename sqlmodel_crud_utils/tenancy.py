@@ -241,12 +241,13 @@ def _own_rows(cls: Any) -> Any:
     return cls.tenant_id == _TENANT
 
 
-#: Loader criteria confining every tenant model of a statement (one per
-#: mixin: the criterion is analysed on the class that has the column).
-TENANT_CRITERIA: tuple[ORMOption, ...] = tuple(
-    with_loader_criteria(mixin, _own_rows, include_aliases=True)
+#: Loader criteria confining the tenant models of a statement, one per
+#: mixin (the criterion is analysed on the class that has the column).
+_CRITERIA_BY_MIXIN: dict[type[Any], ORMOption] = {
+    mixin: with_loader_criteria(mixin, _own_rows, include_aliases=True)
     for mixin in (TenantMixin, StrTenantMixin, UUIDTenantMixin)
-)
+}
+TENANT_CRITERIA: tuple[ORMOption, ...] = tuple(_CRITERIA_BY_MIXIN.values())
 
 
 class _AcrossTenants(HasCacheKey, UserDefinedOption):
@@ -282,14 +283,14 @@ def tenant_in_exists(model: type[Any]) -> Any:
 
 def scope_tenants(state: ORMExecuteState) -> None:
     """The ``do_orm_execute`` listener (see the module docs)."""
+    statement = state.statement
+    options = getattr(statement, "_with_options", ())
+    if any(option in TENANT_CRITERIA for option in options):
+        return  # built by `Q`: scoped already
     if not (state.is_select or state.is_update or state.is_delete):
         return
     if _bypass.get() or state.execution_options.get(ALL_TENANTS):
         return
-    statement = state.statement
-    options = getattr(statement, "_with_options", ())
-    if TENANT_CRITERIA[0] in options:
-        return  # built by `Q`: scoped already
     if any(isinstance(option, _AcrossTenants) for option in state.user_defined_options):
         return
     mappers = [*state.all_mappers, *((state.bind_mapper,) if state.bind_mapper else ())]
@@ -324,7 +325,19 @@ def tenant_options(model: type[Any], across: bool) -> tuple[ORMOption, ...]:
         return ()
     if across:
         return (ACROSS_TENANTS,)
-    return () if _bypass.get() else TENANT_CRITERIA
+    return () if _bypass.get() else _criteria_for(model, "")
+
+
+@memoized
+def _criteria_for(model: type[Any], _: str) -> tuple[ORMOption, ...]:
+    """The tenant criteria of the mixins ``model`` and the models it
+    reaches use (usually one: each costs cache-key work per statement)."""
+    reached = relationship_targets(model)
+    return tuple(
+        option
+        for mixin, option in _CRITERIA_BY_MIXIN.items()
+        if any(issubclass(target, mixin) for target in reached)
+    )
 
 
 @memoized
