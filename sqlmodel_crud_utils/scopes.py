@@ -26,7 +26,7 @@ import datetime as dt
 from typing import Any, cast
 
 from sqlalchemy import ColumnElement, false, true
-from sqlalchemy.orm import ORMExecuteState, with_loader_criteria
+from sqlalchemy.orm import ORMExecuteState, joinedload, with_loader_criteria
 from sqlalchemy.orm.interfaces import ORMOption, UserDefinedOption
 from sqlalchemy.sql.cache_key import HasCacheKey
 from sqlalchemy.sql.visitors import InternalTraversal
@@ -76,7 +76,8 @@ class SoftDeleteMixin:
     * every *relationship load* of a soft-delete model, whatever loaded the
       parent (``session.get``, a plain ``select()``): lazy loads,
       ``selectinload`` / ``subqueryload`` on your own statements, and
-      relationships declared ``lazy="joined"`` (except to the same model).
+      relationships declared ``lazy="joined"`` (to the same model too: a
+      tree's joined ``children``).
 
     Where they are not hidden: a statement you write yourself is yours —
     ``session.execute(select(Model))``, ``session.get(Model, pk)`` and
@@ -255,8 +256,10 @@ def _live_criteria(model: type[Any], _: str) -> ORMOption:
 def _joined_soft_targets(model: type[Any], _: str) -> tuple[ORMOption, ...]:
     """Live-only criteria for the soft-delete models that ``model``'s rows
     load through relationships declared ``lazy="joined"`` (followed through
-    joined hops); ``model`` itself is never filtered here: a statement you
-    write keeps its own rows."""
+    joined hops). ``model``'s own rows are never filtered here (a statement
+    you write keeps its own rows), but a joined relationship of ``model`` to
+    itself (a tree's ``children``) is loaded live-only through its own
+    ``joinedload(...and_(...))``."""
     root = mapper_of(model)
     targets: dict[type[Any], None] = {}
     pending, seen = [root], {root}
@@ -269,7 +272,15 @@ def _joined_soft_targets(model: type[Any], _: str) -> tuple[ORMOption, ...]:
             target = relationship.mapper.class_
             if target is not model and is_soft_delete_model(target):
                 targets[target] = None
-    return tuple(_live_criteria(target, "") for target in targets)
+    options: list[ORMOption] = [_live_criteria(target, "") for target in targets]
+    if is_soft_delete_model(model):
+        own: Any = model
+        options += [
+            joinedload(getattr(model, relationship.key).and_(own.is_deleted == false()))
+            for relationship in root.relationships
+            if relationship.lazy in ("joined", False) and relationship.mapper is root
+        ]
+    return tuple(options)
 
 
 # --------------------------------------------------------------- Q's scope

@@ -23,3 +23,18 @@ class JdItem(SQLModel, SoftDeleteMixin, table=True):
     title: str = Field(max_length=100)
     shelf_id: int | None = Field(default=None, foreign_key="jdshelf.id")
     shelf: JdShelf | None = Relationship(back_populates="items")
+
+
+class JdNode(SQLModel, SoftDeleteMixin, table=True):
+    """A tree joined eagerly to itself."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=100)
+    parent_id: int | None = Field(default=None, foreign_key="jdnode.id")
+    parent: "JdNode" = Relationship(
+        back_populates="children",
+        sa_relationship_kwargs={"remote_side": "JdNode.id", "lazy": "joined"},
+    )
+    children: list["JdNode"] = Relationship(
+        back_populates="parent", sa_relationship_kwargs={"lazy": "joined", "join_depth": 1}
+    )

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sqlmodel_crud_utils import Q, with_deleted
-from tests.models_joined import JdItem, JdShelf
+from tests.models_joined import JdItem, JdNode, JdShelf
 
 
 def seed(db: Any) -> int:
@@ -48,6 +48,26 @@ async def test_plain_select_through_joined_relationship_hides_deleted(db: Any) -
         return {item.title for item in shelf.items}
 
     assert await in_session(db, titles) == {"kept"}
+
+
+async def test_a_model_joined_to_itself_keeps_its_rows_and_hides_deleted_children(
+    db: Any,
+) -> None:
+    root = JdNode(name="root")
+    db.seed(
+        root,
+        JdNode(name="kid", parent=root),
+        JdNode(name="gone", parent=root, is_deleted=True),
+    )
+
+    def names(session: Session) -> tuple[list[str], list[str]]:
+        rows = session.scalars(select(JdNode).order_by(JdNode.name)).unique().all()
+        top = next(row for row in rows if row.name == "root")
+        return [row.name for row in rows], sorted(child.name for child in top.children)
+
+    # your statement keeps its own rows (deleted ones included); the joined
+    # children are live-only
+    assert await in_session(db, names) == (["gone", "kid", "root"], ["kid"])
 
 
 async def test_with_deleted_shows_joined_deleted_rows(db: Any) -> None:
