@@ -39,7 +39,7 @@ from .coercion import choice
 from .exceptions import QueryError
 from .lookups import primary_key_names
 from .rowscopes import active_scope_options
-from .scopes import root_criteria, soft_options, soft_scope_of
+from .scopes import live_link, root_criteria, soft_options, soft_scope_of
 from .tenancy import tenant_options
 
 if TYPE_CHECKING:
@@ -99,12 +99,19 @@ class Include:
     path: tuple[InstrumentedAttribute[Any], ...]
     strategy: str
 
-    def option(self) -> _AbstractLoad:
+    def option(self, live_links: bool = True) -> _AbstractLoad:
+        """The loader option; with ``live_links`` a relationship through a
+        soft-delete link model loads through live links only."""
         loader = LOADERS[self.strategy]
-        option = loader(self.path[0])
+        option = loader(_linked(self.path[0], live_links))
         for attribute in self.path[1:]:
-            option = getattr(option, loader.__name__)(attribute)
+            option = getattr(option, loader.__name__)(_linked(attribute, live_links))
         return option
+
+
+def _linked(attribute: Any, live_links: bool) -> Any:
+    link = live_link(attribute.property) if live_links else None
+    return attribute if link is None else attribute.and_(link)
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,7 +209,8 @@ def select_of(
     options += tenant_options(q.model, q._all_tenants) + active_scope_options(q.model)
     if loading:
         if q._includes:
-            options += tuple(include.option() for include in q._includes)
+            live_links = q._soft != "include"
+            options += tuple(include.option(live_links) for include in q._includes)
         if q._only:
             options += (load_only(*q._only),)
     if options:

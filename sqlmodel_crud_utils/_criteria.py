@@ -37,7 +37,7 @@ from .groups import MAX_GROUP_DEPTH, Group
 from .lookups import EXPANDING, Lookup, is_expression, parse_lookup
 from .operators import Operator, Parameterised
 from .rowscopes import related_scope_criteria
-from .scopes import live_related_for, unscoped
+from .scopes import live_link, live_related_for, unscoped
 from .tenancy import is_tenant_model, tenant_in_exists
 
 __all__ = ["Binder", "LookupCriterion", "literal_binder", "placeholder_binder"]
@@ -286,7 +286,12 @@ class LookupCriterion:
         soft = mode != "include" and any(unscoped(self.model, t, mode) for t in targets)
         tenant = not LOADER_CRITERIA_IN_EXISTS and any(map(is_tenant_model, targets))
         own = not LOADER_CRITERIA_IN_EXISTS and any(map(related_scope_criteria, targets))
-        if not (soft or tenant or own):
+        links = mode != "include" and any(
+            live_link(hop.attribute.property) is not None
+            for item in items
+            for hop in item.lookup.hops  # type: ignore[union-attr]
+        )
+        if not (soft or tenant or own or links):
             return None
         live = live_related_for(self.model, mode) if soft else None
 

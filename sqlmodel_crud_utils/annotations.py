@@ -35,6 +35,7 @@ from .coercion import column_python_type
 from .exceptions import QueryError
 from .lookups import Lookup, mapper_of, primary_key_names
 from .operators import get_operator
+from .scopes import live_link
 
 if TYPE_CHECKING:
     from .query import Q
@@ -163,7 +164,9 @@ def _correlated(
     stmt_joins = []
     for hop in hops:
         target = aliased(hop.property.mapper.class_)
-        stmt_joins.append((target, getattr(current, hop.key).of_type(target)))
+        on = getattr(current, hop.key).of_type(target)
+        link = live_link(hop.property)  # many-to-many through a soft-delete link: live links
+        stmt_joins.append((target, on if link is None else on.and_(link)))
         current = target
     measured = aggregate.expression(getattr(current, column) if column else None)
     keys = [getattr(own, key) == getattr(model, key) for key in primary_key_names(model)]

@@ -259,7 +259,8 @@ class Lookup:
         """Build the boolean SQL clause for ``value``.
 
         ``related_criteria`` adds criteria for each related model reached
-        through a relationship (used to keep soft-deleted rows out).
+        through a relationship (used to keep soft-deleted rows out; with it,
+        a many-to-many through a soft-delete link model follows live links only).
 
         Example:
             >>> from sqlmodel import Field, SQLModel
@@ -286,10 +287,15 @@ class Lookup:
             >>> lookup.through_hops(Emu.id > 1) is not None
             True
         """
+        from .scopes import live_link
+
         for hop in reversed(self.hops):
             extra = related_criteria(hop.target) if related_criteria else None
             if extra is not None:
                 condition = and_(condition, extra)
+            link = live_link(hop.attribute.property) if related_criteria else None
+            if link is not None:  # a many-to-many through a soft-delete link model
+                condition = and_(condition, link)
             if hop.collection:
                 condition = hop.attribute.any(condition)
             else:

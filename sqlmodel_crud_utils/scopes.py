@@ -29,6 +29,7 @@ from sqlalchemy import ColumnElement, false, true
 from sqlalchemy.orm import ORMExecuteState, joinedload, with_loader_criteria
 from sqlalchemy.orm.interfaces import ORMOption, UserDefinedOption
 from sqlalchemy.sql.cache_key import HasCacheKey
+from sqlalchemy.sql.util import find_tables
 from sqlalchemy.sql.visitors import InternalTraversal
 from sqlmodel import Field
 
@@ -43,6 +44,7 @@ __all__ = [
     "SoftDeleteMixin",
     "has_soft_scope",
     "is_soft_delete_model",
+    "live_link",
     "live_only",
     "live_related_for",
     "root_criteria",
@@ -221,6 +223,8 @@ def live_only() -> ORMOption:
 
 def _scope_relationship_loads(state: ORMExecuteState) -> None:
     target = state.bind_mapper
+    if state.is_relationship_load:
+        _scope_link_load(state)
     # O(1) for the common case, a statement about a model the scope never
     # touches: no soft-delete rows of its own, none loaded through joins
     if target is None or not _scope_applies(target.class_, ""):
@@ -237,6 +241,58 @@ def _scope_relationship_loads(state: ORMExecuteState) -> None:
     eager = _joined_soft_targets(target.class_, "")
     if eager:
         state.statement = state.statement.options(*eager)
+
+
+def _scope_link_load(state: ORMExecuteState) -> None:
+    """A relationship load through a soft-delete link model (a many-to-many
+    ``link_model``): only the live links, unless the load asks for deleted
+    rows (``with_deleted``, ``soft("include")``, ``include_deleted``)."""
+    if state.execution_options.get(INCLUDE_DELETED):
+        return
+    for option in state.user_defined_options:
+        if isinstance(option, _SoftScope) and option.payload == "include":
+            return
+    prop: Any = getattr(state.loader_strategy_path, "prop", None)
+    link = live_link(prop) if prop is not None else None
+    statement: Any = state.statement
+    # a lazy or selectin load joins the link table itself; a subquery load
+    # aliases it (`Q.include` scopes that one through the relationship)
+    if link is not None and prop.secondary in find_tables(statement, include_joins=True):
+        state.statement = statement.where(link)
+
+
+def live_link(prop: Any) -> ColumnElement[bool] | None:
+    """``is_deleted = false`` on the link table of relationship ``prop``
+    when it goes through a `SoftDeleteMixin` link model (SQLModel's
+    ``Relationship(link_model=...)``); ``None`` otherwise.
+
+    Example: ``live_link(Student.courses.property)``.
+    """
+    if getattr(prop, "secondary", None) is None:
+        return None
+    return _live_link(prop.parent.class_, prop.key)
+
+
+@memoized
+def _live_link(model: type[Any], key: str) -> ColumnElement[bool] | None:
+    prop = mapper_of(model).relationships[key]
+    secondary = prop.secondary
+    for mapper in prop.parent.registry.mappers:
+        if mapper.local_table is secondary and is_soft_delete_model(mapper.class_):
+            live: ColumnElement[bool] = cast("Any", secondary).c.is_deleted == false()
+            return live
+    return None
+
+
+@memoized
+def _reaches_soft_links(model: type[Any], _: str) -> bool:
+    """Whether a relationship reachable from ``model`` goes through a
+    soft-delete link model."""
+    return any(
+        live_link(prop) is not None
+        for target in relationship_targets(model)
+        for prop in mapper_of(target).relationships
+    )
 
 
 @memoized
@@ -273,6 +329,10 @@ def _joined_soft_targets(model: type[Any], _: str) -> tuple[ORMOption, ...]:
             if target is not model and is_soft_delete_model(target):
                 targets[target] = None
     options: list[ORMOption] = [_live_criteria(target, "") for target in targets]
+    for relationship in root.relationships:
+        link = live_link(relationship)
+        if relationship.lazy in ("joined", False) and link is not None:
+            options.append(joinedload(getattr(model, relationship.key).and_(link)))
     if is_soft_delete_model(model):
         own: Any = model
         options += [
@@ -296,7 +356,9 @@ def soft_options(model: type[Any], mode: str) -> tuple[ORMOption, ...]:
     """
     targets = [target for target in relationship_targets(model) if is_soft_delete_model(target)]
     if not targets:
-        return ()
+        # rows reached through soft-delete link models only: the marker alone
+        # tells their relationship loads which scope the query asked for
+        return (soft_scope(mode),) if _reaches_soft_links(model, "") else ()
     # marks the statement (and the lazy loads of its rows) as already scoped
     options: list[ORMOption] = [soft_scope(mode)]
     if mode == "include":
