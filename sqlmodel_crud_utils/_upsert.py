@@ -27,6 +27,7 @@ from .lookups import mapper_of, parse_field
 from .query import Q
 from .tenancy import refuse_other_tenants_keys, stamp_tenant_rows
 from .tracking import is_tracked_model
+from .versioning import is_versioned_model
 
 __all__ = ["bulk_upsert_mappings"]
 
@@ -230,6 +231,8 @@ def _upsert_statement(
     changes = {column_of[name]: incoming[column_of[name]] for name in names}
     if updated:
         changes = audit_update_values(model, changes)
+        if is_versioned_model(model):  # an update of the row: bump its version
+            changes["version"] = model.__table__.c.version + 1
     if mysql_style:
         return stmt.on_duplicate_key_update(changes)
     return stmt.on_conflict_do_update(index_elements=key_columns, set_=changes)

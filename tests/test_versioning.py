@@ -20,6 +20,7 @@ from sqlmodel_crud_utils import (
     Q,
     a_transaction,
     all_tenants,
+    bulk_upsert_mappings,
     tenant_scope,
     transaction,
     update_row,
@@ -128,3 +129,18 @@ def test_a_conflict_is_a_409_problem_with_the_current_version() -> None:
     problem = problem_for(ConflictError("TnUser", 7, expected=1, current=3))
     assert problem is not None
     assert (problem.status, problem.current_version, problem.model) == (409, 3, "TnUser")
+
+
+def test_an_upsert_that_updates_bumps_the_version(backend: Any) -> None:
+    key = one_user(backend)
+    with tenant_scope(1), Session(backend.engine) as session:
+        ok, _ = bulk_upsert_mappings(
+            [{"id": key, "name": "a1", "age": 9}, {"id": key + 100, "name": "a9"}],
+            session,
+            TnUser,
+            raise_on_error=True,
+        )
+        session.commit()
+    assert ok
+    assert stored(backend, key) == ("a1", 9, 2)
+    assert stored(backend, key + 100)[2] == 1  # inserted: the first version
