@@ -64,6 +64,8 @@ from ._memo import memo_attribute, memoized, remembered
 from ._templates import runnable, template_key
 from .audit import current_user
 from .cache import CacheBackend, warn_failure
+from .rowscopes import active_scope_options
+from .tenancy import cache_scope
 
 if TYPE_CHECKING:
     from .query import Q
@@ -153,11 +155,16 @@ def _plan(session: Session, q: Q[Any], kind: str) -> tuple[tuple[str, ...], str]
     when ``q`` is read uncached."""
     if q._includes or q._only or not _cacheable_model(q.model, ""):
         return None
+    if active_scope_options(q.model):
+        return None  # a registered scope's criteria may read per-request values
+    tenant = cache_scope(q.model, q._all_tenants)
     shape = template_key(q)
     if shape is None:
         # raw clauses: keyed by their compiled SQL when they read only the
         # model's own tables (a caller's base statement is never cached)
-        return None if q._base is not None else statement_plan(session, q.model, kind, q.statement)
+        if q._base is not None:
+            return None
+        return statement_plan(session, q.model, kind, q.statement, across=q._all_tenants)
     stmt, params = runnable(q)
     values = tuple((params or {}).values())
     if not all(_plain_value(value) for value in values):
@@ -167,7 +174,7 @@ def _plan(session: Session, q: Q[Any], kind: str) -> tuple[tuple[str, ...], str]
         _SQL, lambda _model, _key: _described(stmt, q.model), q.model, (shape, database[0])
     )
     return namespaces, _digest(
-        f"{database[1]}|{kind}|{sql}|{q._soft}|{current_user()!r}|{values!r}"
+        f"{database[1]}|{kind}|{sql}|{q._soft}|{tenant}|{current_user()!r}|{values!r}"
     )
 
 
@@ -187,14 +194,15 @@ def _cacheable_model(model: type[Any], _: str) -> bool:
 
 
 def statement_plan(
-    session: Session, model: type[Any], kind: str, stmt: Any
+    session: Session, model: type[Any], kind: str, stmt: Any, *, across: bool = False
 ) -> tuple[tuple[str, ...], str] | None:
     """The tables and key of a statement built outside a template, or
     ``None``: it reads another table (written without it being seen here),
     holds raw SQL (``text()``, ``literal_column()``: what they read is
     unknown), or a value of no stable ``repr``."""
-    if not _cacheable_model(model, ""):
+    if not _cacheable_model(model, "") or active_scope_options(model):
         return None
+    tenant = cache_scope(model, across)
     own = tables_of(model)
     for element in visitors.iterate(stmt):
         if isinstance(element, TableClause) and _table_name(element) not in own:
@@ -210,7 +218,9 @@ def statement_plan(
     if not all(_plain_value(value) for _, value in values):
         return None
     # the soft-delete scope is in the compiled SQL here (no template key)
-    return own, _digest(f"{database}|{kind}|{_digest(str(compiled))}|{current_user()!r}|{values!r}")
+    return own, _digest(
+        f"{database}|{kind}|{_digest(str(compiled))}|{tenant}|{current_user()!r}|{values!r}"
+    )
 
 
 def _described(stmt: Any, model: type[Any]) -> tuple[str, tuple[str, ...]]:

@@ -127,7 +127,8 @@ def without_scopes(*names: str) -> Iterator[None]:
         ...     scope_key()
         ()
     """
-    token = _lifted.set(None if not names else (_lifted.get() or frozenset()) | set(names))
+    lifted = _lifted.get()
+    token = _lifted.set(None if not names or lifted is None else lifted | set(names))
     try:
         yield
     finally:

@@ -60,6 +60,7 @@ from .lookups import relationship_targets
 
 __all__ = [
     "ALL_TENANTS",
+    "cache_scope",
     "StrTenantMixin",
     "TenantMixin",
     "TenantScoped",
@@ -282,21 +283,23 @@ def tenant_in_exists(model: type[Any]) -> Any:
 
 
 def scope_tenants(state: ORMExecuteState) -> None:
-    """The ``do_orm_execute`` listener (see the module docs)."""
-    statement = state.statement
-    options = getattr(statement, "_with_options", ())
-    if any(option in TENANT_CRITERIA for option in options):
-        return  # built by `Q`: scoped already
+    """The ``do_orm_execute`` listener (see the module docs). Besides the
+    criteria, it gives the rows a statement loads an identity token of the
+    tenant they were read in (or of reads across tenants), so the session's
+    identity map is partitioned by tenant: ``session.get`` in one tenant's
+    scope never answers with a row another scope loaded."""
     if not (state.is_select or state.is_update or state.is_delete):
-        return
-    if _bypass.get() or state.execution_options.get(ALL_TENANTS):
-        return
-    if any(isinstance(option, _AcrossTenants) for option in state.user_defined_options):
         return
     mappers = [*state.all_mappers, *((state.bind_mapper,) if state.bind_mapper else ())]
     if not any(_reaches_tenants(mapper.class_, "") for mapper in mappers):
         return  # a statement that cannot read a tenant model's rows
-    if _tenant.get() is _UNSET:
+    across = (
+        _bypass.get()
+        or bool(state.execution_options.get(ALL_TENANTS))
+        or any(isinstance(option, _AcrossTenants) for option in state.user_defined_options)
+    )
+    tenant = _tenant.get()
+    if not across and tenant is _UNSET:
         for mapper in mappers:
             if is_tenant_model(mapper.class_):
                 raise TenantError(
@@ -305,7 +308,23 @@ def scope_tenants(state: ORMExecuteState) -> None:
                     "tenants)",
                     model=mapper.class_,
                 )
-    state.statement = statement.options(*TENANT_CRITERIA)
+    if state.is_select:
+        state.update_execution_options(
+            identity_token=_ACROSS_TOKEN if across or tenant is _UNSET else (_TOKEN, tenant)
+        )
+    if across:
+        return
+    statement = state.statement
+    options = getattr(statement, "_with_options", ())
+    missing = [option for option in TENANT_CRITERIA if option not in options]
+    if missing:
+        state.statement = statement.options(*missing)
+
+
+#: Identity tokens: a row read in tenant ``t``'s scope is keyed with
+#: ``(_TOKEN, t)``, one read across tenants with `_ACROSS_TOKEN`.
+_TOKEN = "sqlmodel_crud_utils.tenant"
+_ACROSS_TOKEN = "sqlmodel_crud_utils.all_tenants"
 
 
 def tenant_options(model: type[Any], across: bool) -> tuple[ORMOption, ...]:
@@ -326,6 +345,32 @@ def tenant_options(model: type[Any], across: bool) -> tuple[ORMOption, ...]:
     if across:
         return (ACROSS_TENANTS,)
     return () if _bypass.get() else _criteria_for(model, "")
+
+
+def cache_scope(model: type[Any], across: bool = False) -> str:
+    """The tenant part of a result-cache key for a read of ``model``:
+    ``""`` for a model that reaches no tenant model, ``"*"`` across tenants
+    (``across``: `Q.all_tenants`, or inside `all_tenants`), else the current
+    tenant; `TenantError` when none is set (a cached read fails closed too).
+
+    Example:
+        >>> cache_scope(TenantMixin)
+        ''
+    """
+    if not isinstance(model, type) or not hasattr(model, "__mapper__"):
+        return ""
+    if not _reaches_tenants(model, ""):
+        return ""
+    if across or _bypass.get():
+        return "*"
+    tenant = _tenant.get()
+    if tenant is _UNSET:
+        raise TenantError(
+            f"{model.__name__} is scoped by tenant and no tenant is set: wrap the code in "
+            "tenant_scope(...) (or all_tenants() to read across tenants)",
+            model=model,
+        )
+    return f"{type(tenant).__name__}:{tenant!r}"
 
 
 @memoized
@@ -361,6 +406,8 @@ def check_flush(session: Session) -> None:
     for obj in session.new:
         if is_tenant_model(type(obj)):
             obj.tenant_id = _stamped(type(obj), obj.tenant_id, tenant, bypass)
+            # keyed in its tenant's part of the identity map (see `scope_tenants`)
+            inspect(obj).identity_token = (_TOKEN, obj.tenant_id)
     for obj in (*session.dirty, *session.deleted):
         if bypass or not is_tenant_model(type(obj)):
             continue
@@ -443,20 +490,24 @@ def refuse_other_tenants_keys(
     """
     if not is_tenant_model(model) or _bypass.get():
         return
+    from .lookups import primary_key_names
     from .query import Q
 
-    keys = [row for row in rows if all(row.get(name) is not None for name in key_fields)]
-    if not keys:
-        return
-    columns = [getattr(model, name) for name in key_fields]
-    wanted = {tuple(row[name] for name in key_fields) for row in keys}
-    found = Q(model).all_tenants().where(tuple_(*columns).in_(list(wanted)))
-    others = found.where(tenant_id__ne=_tenant.get()).soft("include")
-    taken = others.values_list(session, *key_fields, "tenant_id")
-    if taken:
-        raise TenantError(
-            f"{model.__name__}: key {taken[0][:-1]!r} belongs to tenant {taken[0][-1]!r}; "
-            "nothing was written",
-            model=model,
-            tenant=taken[0][-1],
-        )
+    # the upsert's key, and the primary key (MySQL/MariaDB's ON DUPLICATE KEY
+    # fires on any unique key, the primary key included)
+    for fields in dict.fromkeys((tuple(key_fields), primary_key_names(model))):
+        keys = [row for row in rows if all(row.get(name) is not None for name in fields)]
+        if not keys:
+            continue
+        columns = [getattr(model, name) for name in fields]
+        wanted = {tuple(row[name] for name in fields) for row in keys}
+        found = Q(model).all_tenants().where(tuple_(*columns).in_(list(wanted)))
+        others = found.where(tenant_id__ne=_tenant.get()).soft("include")
+        taken = others.values_list(session, *fields, "tenant_id")
+        if taken:
+            raise TenantError(
+                f"{model.__name__}: key {taken[0][:-1]!r} belongs to tenant "
+                f"{taken[0][-1]!r}; nothing was written",
+                model=model,
+                tenant=taken[0][-1],
+            )

@@ -106,10 +106,10 @@ def remember_versions(session: Session, flush_context: Any, instances: Any) -> N
     """``before_flush`` listener: note the version each `VersionMixin` row
     about to be updated was read at (installed when such a model is mapped)."""
     read: dict[tuple[type[Any], Any], Any] = {}
-    for obj in session.dirty:
+    for obj in (*session.dirty, *session.deleted):
         if isinstance(obj, VersionMixin):
             state: Any = inspect(obj)
-            if state.modified and state.identity is not None:
+            if (state.modified or obj in session.deleted) and state.identity is not None:
                 read[(type(obj), state.identity)] = state.committed_state.get(
                     "version", obj.version
                 )
@@ -117,9 +117,11 @@ def remember_versions(session: Session, flush_context: Any, instances: Any) -> N
 
 
 def conflict_of(error: BaseException, session: Session | None = None) -> ConflictError | None:
-    """The `ConflictError` for SQLAlchemy's ``StaleDataError`` (a versioned
-    UPDATE that matched no row), naming the model, key and read version when
-    ``session`` flushed one such row of that table; else ``None``.
+    """The `ConflictError` for SQLAlchemy's ``StaleDataError`` when
+    ``session`` flushed `VersionMixin` rows of that table (naming model, key
+    and read version when there was one); ``None`` for any other error (a
+    stale UPDATE of a row another session deleted stays a
+    `TransactionError`).
 
     Example:
         >>> conflict_of(ValueError()) is None
@@ -134,9 +136,10 @@ def conflict_of(error: BaseException, session: Session | None = None) -> Conflic
         for (model, identity), version in read.items()
         if table is None or getattr(model, "__tablename__", None) == table.group(1)
     ]
+    if not rows:
+        return None  # no versioned row of that table: not a version conflict
     if len(rows) == 1:
         model, identity, version = rows[0]
         key = identity[0] if len(identity) == 1 else identity
         return ConflictError(model, key, expected=version, original_error=error)
-    name = rows[0][0] if rows else (table.group(1) if table else "row")
-    return ConflictError(name, None, original_error=error)
+    return ConflictError(rows[0][0], None, original_error=error)

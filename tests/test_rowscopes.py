@@ -22,7 +22,7 @@ from sqlmodel_crud_utils import (
     unregister_scope,
     without_scopes,
 )
-from sqlmodel_crud_utils.rowscopes import scope_names
+from sqlmodel_crud_utils.rowscopes import scope_key, scope_names
 from tests.models_rowscopes import Publishable, ScBlog, ScPost
 
 
@@ -93,6 +93,16 @@ async def test_without_scopes_lifts_them_for_a_block(db: Any) -> None:
         assert await titles(db, Q(ScPost)) == ["live"]  # back in force
     with all_tenants(), without_scopes():
         assert await titles(db, Q(ScPost)) == ["draft", "live", "theirs"]
+
+
+def test_nested_without_scopes_keep_everything_lifted() -> None:
+    with without_scopes():
+        with without_scopes("published"):
+            assert scope_key() == ()
+        assert scope_key() == ()
+    with without_scopes("published"), without_scopes("other"):
+        assert scope_key() == ()
+    assert scope_key() == ("published",)
 
 
 def test_registration_is_checked_and_reversible() -> None:
