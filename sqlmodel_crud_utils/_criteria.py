@@ -283,6 +283,8 @@ class LookupCriterion:
         if self.grouped:
             items = tuple(item for item in items if isinstance(item, _Prepared))
         targets = {hop.target for item in items for hop in item.lookup.hops}  # type: ignore[union-attr]
+        if not targets:
+            return None  # no relationship filter: no EXISTS to add to
         soft = mode != "include" and any(unscoped(self.model, t, mode) for t in targets)
         tenant = not LOADER_CRITERIA_IN_EXISTS and any(map(is_tenant_model, targets))
         own = not LOADER_CRITERIA_IN_EXISTS and any(map(related_scope_criteria, targets))

@@ -243,7 +243,8 @@ def _own_rows(cls: Any) -> Any:
 
 
 #: Loader criteria confining the tenant models of a statement, one per
-#: mixin (the criterion is analysed on the class that has the column).
+#: mixin (the criterion is analysed on the class that has the column);
+#: statements carry all of them (see `tenant_options`).
 _CRITERIA_BY_MIXIN: dict[type[Any], ORMOption] = {
     mixin: with_loader_criteria(mixin, _own_rows, include_aliases=True)
     for mixin in (TenantMixin, StrTenantMixin, UUIDTenantMixin)
@@ -344,7 +345,9 @@ def tenant_options(model: type[Any], across: bool) -> tuple[ORMOption, ...]:
         return ()
     if across:
         return (ACROSS_TENANTS,)
-    return () if _bypass.get() else _criteria_for(model, "")
+    # every mixin's criterion: the listener then finds the statement complete
+    # (adding one would make a new statement, and its cache key, per execution)
+    return () if _bypass.get() else TENANT_CRITERIA
 
 
 def cache_scope(model: type[Any], across: bool = False) -> str:
@@ -371,18 +374,6 @@ def cache_scope(model: type[Any], across: bool = False) -> str:
             model=model,
         )
     return f"{type(tenant).__name__}:{tenant!r}"
-
-
-@memoized
-def _criteria_for(model: type[Any], _: str) -> tuple[ORMOption, ...]:
-    """The tenant criteria of the mixins ``model`` and the models it
-    reaches use (usually one: each costs cache-key work per statement)."""
-    reached = relationship_targets(model)
-    return tuple(
-        option
-        for mixin, option in _CRITERIA_BY_MIXIN.items()
-        if any(issubclass(target, mixin) for target in reached)
-    )
 
 
 @memoized
