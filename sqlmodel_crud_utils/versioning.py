@@ -27,7 +27,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from sqlalchemy import inspect
+from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session, declared_attr
 from sqlalchemy.orm.exc import StaleDataError
 from sqlmodel import Field
@@ -141,5 +141,25 @@ def conflict_of(error: BaseException, session: Session | None = None) -> Conflic
     if len(rows) == 1:
         model, identity, version = rows[0]
         key = identity[0] if len(identity) == 1 else identity
-        return ConflictError(model, key, expected=version, original_error=error)
+        return ConflictError(
+            model,
+            key,
+            expected=version,
+            current=_current_version(session, model, identity),
+            original_error=error,
+        )
     return ConflictError(rows[0][0], None, original_error=error)
+
+
+def _current_version(session: Session | None, model: type[Any], identity: Any) -> Any:
+    """The version the row has now, read after the conflict (the failed
+    transaction is rolled back first); ``None`` when it cannot be read."""
+    if session is None:
+        return None
+    try:
+        session.rollback()
+        state: Any = inspect(model)
+        keys = [column == value for column, value in zip(state.primary_key, identity, strict=True)]
+        return session.scalar(select(model.version).where(*keys))
+    except Exception:
+        return None

@@ -75,7 +75,7 @@ def test_the_second_writer_gets_a_conflict(backend: Any) -> None:
         with pytest.raises(ConflictError) as caught, transaction(second):
             theirs.name, theirs.age = "second", 7
     error = caught.value
-    assert (error.model, error.key, error.expected) == ("TnUser", key, 1)
+    assert (error.model, error.key, error.expected, error.current) == ("TnUser", key, 1, 2)
     assert isinstance(error.original_error, StaleDataError)
     assert stored(backend, key) == ("first", 1, 2)
     # the losing session is usable again
