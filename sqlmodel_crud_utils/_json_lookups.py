@@ -340,7 +340,24 @@ def _contains(path: tuple[str | int, ...], lookup: Lookup, value: Any) -> Column
 # ------------------------------------------------------------------ SQL
 
 
-class JsonValue(ColumnElement[Any]):
+class _JsonElement(ColumnElement[Any]):
+    """What the JSON elements share: the column (a mapped attribute's SQL
+    element) and the path, one bound parameter; they read the column's table."""
+
+    inherit_cache = True
+    column: Any
+    path: BindParameter[Any]
+
+    def _set_column_and_path(self, column: Any, path: tuple[str | int, ...]) -> None:
+        self.column = _element(column)
+        self.path = _path_bind(path)
+
+    @property
+    def _from_objects(self) -> list[Any]:
+        return list(self.column._from_objects)
+
+
+class JsonValue(_JsonElement):
     """The value at ``path`` of a JSON column when it is of JSON type
     ``kind`` (``text``, ``number``, ``boolean``), else NULL; for kind
     ``null`` the value of any type, NULL when absent or ``null``.
@@ -359,19 +376,12 @@ class JsonValue(ColumnElement[Any]):
     ]
 
     def __init__(self, column: Any, path: tuple[str | int, ...], kind: str) -> None:
-        self.column = (
-            column.__clause_element__() if hasattr(column, "__clause_element__") else column
-        )
-        self.path = _path_bind(path)
+        self._set_column_and_path(column, path)
         self.kind = kind
         self.type = _SQL_TYPES[kind]
 
-    @property
-    def _from_objects(self) -> list[Any]:
-        return list(self.column._from_objects)
 
-
-class JsonHasKey(ColumnElement[bool]):
+class JsonHasKey(_JsonElement):
     """Whether a JSON column has ``path`` (its last item the key tested).
 
     Example:
@@ -389,17 +399,10 @@ class JsonHasKey(ColumnElement[bool]):
     ]
 
     def __init__(self, column: Any, path: tuple[str | int, ...]) -> None:
-        self.column = (
-            column.__clause_element__() if hasattr(column, "__clause_element__") else column
-        )
-        self.path = _path_bind(path)
-
-    @property
-    def _from_objects(self) -> list[Any]:
-        return list(self.column._from_objects)
+        self._set_column_and_path(column, path)
 
 
-class JsonContains(ColumnElement[bool]):
+class JsonContains(_JsonElement):
     """Whether the JSON at ``path`` of a column contains ``document``
     (PostgreSQL ``@>``, MySQL/MariaDB ``JSON_CONTAINS``); SQLite has no JSON
     containment, so compiling it there raises.
@@ -424,16 +427,9 @@ class JsonContains(ColumnElement[bool]):
     ]
 
     def __init__(self, column: Any, path: tuple[str | int, ...], document: Any) -> None:
-        self.column = (
-            column.__clause_element__() if hasattr(column, "__clause_element__") else column
-        )
-        self.path = _path_bind(path)
+        self._set_column_and_path(column, path)
         self.has_path = bool(path)
         self.document = BindParameter(None, document, type_=JSON(), unique=True)
-
-    @property
-    def _from_objects(self) -> list[Any]:
-        return list(self.column._from_objects)
 
 
 # The JSON type names each backend reports for the kinds compared.

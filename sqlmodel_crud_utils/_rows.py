@@ -35,7 +35,7 @@ from .lookups import mapper_of, parse_field, parse_lookup, primary_key_names
 from .query import Q, SoftMode
 from .scopes import is_soft_delete_model
 from .transactions import keeping_loaded, nested, savepoints_available, unit_of_work
-from .versioning import VersionMixin, expect_version
+from .versioning import VersionMixin, current_version, expect_version
 from .writes import check_row_values
 
 __all__ = [
@@ -215,21 +215,11 @@ def _apply_update(session: Session, row: Any, data: dict[str, Any]) -> Any:
                 type(row),
                 key,
                 expected=read_version,
-                current=_current_version(session, type(row), key),
+                current=None if key is None else current_version(session, type(row), (key,)),
                 original_error=exc,
             ) from exc
         raise
     return row
-
-
-def _current_version(session: Session, model: type[Any], key: Any) -> Any:
-    """The version the row with primary key ``key`` has now (``None`` when
-    it is gone), read after a conflict for the error to name it."""
-    pk = primary_key_names(model)
-    if key is None or len(pk) != 1:
-        return None
-    versions = Q(model).where(**{pk[0]: key}).values_list(session, "version", flat=True)
-    return versions[0] if versions else None
 
 
 def column_values(row: Any) -> dict[str, Any]:

@@ -17,7 +17,6 @@ operator from this registry, so a column named like an operator
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
@@ -27,7 +26,7 @@ from sqlalchemy.sql import operators
 from sqlalchemy.sql.visitors import InternalTraversal
 
 from ._compat import compiles
-from ._memo import clear_memos
+from ._registry import Registry
 from ._unsupported import UnsupportedSQL
 from .coercion import coerce_value
 from .exceptions import QueryError
@@ -127,10 +126,7 @@ class Operator:
         return self.types is None or python_type is None or python_type in self.types
 
 
-# Copy-on-write: writers replace the dict under the lock, readers use
-# whichever dict they find (no lock on the query path).
-_registry: dict[str, Operator] = {}
-_lock = threading.Lock()
+_registry: Registry[Operator] = Registry()
 
 
 def register_lookup(
@@ -191,15 +187,7 @@ def unregister_lookup(name: str) -> None:
 
 
 def _replace(name: str, operator: Operator | None) -> None:
-    global _registry
-    with _lock:
-        registry = dict(_registry)
-        if operator is None:
-            registry.pop(name, None)
-        else:
-            registry[name] = operator
-        _registry = registry
-    clear_memos()
+    _registry.replace(name, operator)
 
 
 def array_operator(name: str) -> Operator | None:
@@ -220,7 +208,7 @@ def get_operator(name: str) -> Operator | None:
         >>> get_operator("nope") is None
         True
     """
-    return _registry.get(name)
+    return _registry.current.get(name)
 
 
 def operator_names() -> list[str]:
@@ -230,7 +218,7 @@ def operator_names() -> list[str]:
         >>> "icontains" in operator_names()
         True
     """
-    return sorted(_registry)
+    return sorted(_registry.current)
 
 
 # ------------------------------------------------------------------ built-ins

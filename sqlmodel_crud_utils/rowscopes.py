@@ -26,7 +26,6 @@ SQL boolean expression. It must not depend on per-request Python values
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -37,7 +36,7 @@ from sqlalchemy import ColumnElement, event
 from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
 from sqlalchemy.orm.interfaces import ORMOption
 
-from ._memo import clear_memos
+from ._registry import Registry
 from .exceptions import UsageError
 
 __all__ = [
@@ -66,10 +65,7 @@ class RowScope:
     option: ORMOption
 
 
-# Copy-on-write: writers replace the dict under the lock; readers use the
-# dict they find (no lock on the query path).
-_scopes: dict[str, RowScope] = {}
-_lock = threading.Lock()
+_scopes: Registry[RowScope] = Registry()
 _lifted: ContextVar[frozenset[str] | None] = ContextVar(
     "sqlmodel_crud_utils_lifted_scopes", default=frozenset()
 )
@@ -114,7 +110,7 @@ def scope_names() -> list[str]:
         >>> scope_names()
         []
     """
-    return sorted(_scopes)
+    return sorted(_scopes.current)
 
 
 @contextmanager
@@ -136,22 +132,14 @@ def without_scopes(*names: str) -> Iterator[None]:
 
 
 def _replace(name: str, scope: RowScope | None) -> None:
-    global _scopes
-    with _lock:
-        scopes = dict(_scopes)
-        if scope is None:
-            scopes.pop(name, None)
-        else:
-            scopes[name] = scope
-        _scopes = scopes
-    clear_memos()  # statement templates carry the scopes' options
+    _scopes.replace(name, scope)  # clears the memos: templates carry the options
 
 
 def _active() -> list[RowScope]:
     lifted = _lifted.get()
     if lifted is None:
         return []
-    return [scope for name, scope in _scopes.items() if name not in lifted]
+    return [scope for name, scope in _scopes.current.items() if name not in lifted]
 
 
 def active_scope_options(model: type[Any]) -> tuple[ORMOption, ...]:
@@ -163,7 +151,7 @@ def active_scope_options(model: type[Any]) -> tuple[ORMOption, ...]:
         >>> active_scope_options(int)
         ()
     """
-    if not _scopes:
+    if not _scopes.current:
         return ()
     from .lookups import relationship_targets
 
@@ -186,7 +174,7 @@ def scope_key() -> tuple[str, ...]:
         >>> scope_key()
         ()
     """
-    if not _scopes:
+    if not _scopes.current:
         return ()
     return tuple(sorted(scope.name for scope in _active()))
 
@@ -204,7 +192,7 @@ def related_scope_criteria(target: type[Any]) -> list[ColumnElement[bool]]:
 
 def _apply_scopes(state: ORMExecuteState) -> None:
     """``do_orm_execute``: the scopes in force on every ORM statement."""
-    if not (state.is_select or state.is_update or state.is_delete) or not _scopes:
+    if not (state.is_select or state.is_update or state.is_delete) or not _scopes.current:
         return
     present = getattr(state.statement, "_with_options", ())
     missing = [scope.option for scope in _active() if scope.option not in present]

@@ -37,6 +37,7 @@ from .exceptions import ConflictError
 __all__ = [
     "VersionMixin",
     "conflict_of",
+    "current_version",
     "expect_version",
     "is_versioned_model",
     "remember_versions",
@@ -145,21 +146,29 @@ def conflict_of(error: BaseException, session: Session | None = None) -> Conflic
             model,
             key,
             expected=version,
-            current=_current_version(session, model, identity),
+            current=_read_again(session, model, identity),
             original_error=error,
         )
     return ConflictError(rows[0][0], None, original_error=error)
 
 
-def _current_version(session: Session | None, model: type[Any], identity: Any) -> Any:
-    """The version the row has now, read after the conflict (the failed
-    transaction is rolled back first); ``None`` when it cannot be read."""
+def _read_again(session: Session | None, model: type[Any], identity: Any) -> Any:
+    """`current_version` once the failed transaction is rolled back."""
     if session is None:
         return None
+    session.rollback()
+    return current_version(session, model, identity)
+
+
+def current_version(session: Session, model: type[Any], identity: tuple[Any, ...]) -> Any:
+    """The version the row of primary key ``identity`` has now, for a
+    conflict's message (``None`` when it is gone or cannot be read).
+
+    Example: ``current_version(session, Doc, (7,))``.
+    """
+    state: Any = inspect(model)
+    keys = [column == value for column, value in zip(state.primary_key, identity, strict=True)]
     try:
-        session.rollback()
-        state: Any = inspect(model)
-        keys = [column == value for column, value in zip(state.primary_key, identity, strict=True)]
         return session.scalar(select(model.version).where(*keys))
     except Exception:
         return None
