@@ -13,9 +13,10 @@ pools, which swings by several percent between runs on this machine.
 from __future__ import annotations
 
 import os
+import time
 from typing import Any
 
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Engine, create_engine, text
 from sqlmodel import Session
 
 from sqlmodel_crud_utils import Q, routed_sessionmaker
@@ -29,7 +30,26 @@ __all__: list[str] = []
 
 def _replica(ctx: Context) -> Engine:
     url = os.environ.get("BENCH_REPLICA_URL") if ctx.backend == "postgresql" else None
-    return create_engine(url) if url else ctx.engine
+    if not url:
+        return ctx.engine
+    replica = create_engine(url)
+    _wait_for_replay(ctx.engine, replica)
+    return replica
+
+
+def _wait_for_replay(primary: Engine, replica: Engine, timeout: float = 60.0) -> None:
+    """Until the replica has replayed the primary's WAL as of now (the seed)."""
+    with primary.connect() as conn:
+        target = conn.execute(text("SELECT pg_current_wal_lsn()")).scalar_one()
+    deadline = time.monotonic() + timeout
+    with replica.connect() as conn:
+        while not conn.execute(
+            text("SELECT pg_last_wal_replay_lsn() >= CAST(:lsn AS pg_lsn)"), {"lsn": target}
+        ).scalar_one():
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the replica did not replay up to {target} in {timeout} s")
+            conn.rollback()
+            time.sleep(0.05)
 
 
 @case("13", "routed read vs direct read on the primary")

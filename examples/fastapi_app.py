@@ -1,23 +1,10 @@
-"""A FastAPI app over sqlmodel-crud-utils: heroes and their teams.
+"""Heroes and teams over sqlmodel-crud-utils: ``fastapi dev examples/fastapi_app.py``.
 
-Run it::
-
-    pip install "fastapi[standard]" "sqlmodel-crud-utils[fastapi]" aiosqlite
-    fastapi dev examples/fastapi_app.py      # or: uvicorn examples.fastapi_app:app
-
-``HEROES_DATABASE_URL`` picks the database (default: the SQLite file
-``heroes.db``); the ``/async`` routes use the matching async driver.
-
-    /heroes        sync session, offset pages (?page=&size=)
-    /async/heroes  async session, cursor pages (?cursor=&size=)
-    /teams         create, list and read teams
-
-Both hero routers: ``GET``, ``POST``, ``PATCH``, ``DELETE`` (a soft delete),
-``POST /{id}/restore``; filters ``?age__gte=30&name__icontains=man&
-team__name=Avengers``, ``?sort=-age``; the ``X-User`` header is stamped into
-``created_by`` / ``updated_by`` / ``deleted_by``. Every refusal is an RFC 9457
-problem document: 404, 409 (a duplicate, a missing team), 422 (a parameter
-or value the API does not accept); see ``/docs``.
+``HEROES_DATABASE_URL`` picks the database (default ``sqlite:///heroes.db``).
+``/heroes`` uses a sync session and offset pages, ``/async/heroes`` an async
+one and cursor pages; both filter (``?age__gte=30&team__name=Avengers``),
+sort (``?sort=-age``), soft-delete and restore, and stamp the ``X-User``
+header into the audit columns. Errors are RFC 9457 problems (404/409/422).
 """
 
 import os
@@ -41,8 +28,7 @@ from sqlmodel_crud_utils.fastapi import FilterSet, crud_router, install_error_ha
 
 
 class AppModel(SQLModel, registry=registry()):
-    """Its own registry keeps these tables apart from other models in the
-    process (the test suite); in your app, subclass `SQLModel` directly."""
+    """Keeps these tables apart from the test suite's; subclass `SQLModel` in your app."""
 
 
 class TeamBase(SQLModel):
@@ -117,8 +103,7 @@ def current_user(x_user: Annotated[str | None, Header(max_length=100)] = None) -
 
 
 def create_app(database_url: str | None = None) -> FastAPI:
-    """The app on ``database_url`` (default ``HEROES_DATABASE_URL`` or
-    ``sqlite:///heroes.db``); tables are created at startup."""
+    """The app on ``database_url``; tables are created at startup."""
     url = database_url or os.environ.get("HEROES_DATABASE_URL", "sqlite:///heroes.db")
 
     @asynccontextmanager
@@ -132,25 +117,14 @@ def create_app(database_url: str | None = None) -> FastAPI:
 
     app = FastAPI(title="Heroes", lifespan=lifespan)
     install_error_handlers(app)
-    for prefix, session, pagination in (
-        ("/heroes", get_session, "offset"),
-        ("/async/heroes", get_async_session, "cursor"),
-    ):
-        app.include_router(
-            crud_router(
-                Hero,
-                session=session,
-                prefix=prefix,
-                pagination=pagination,
-                filters=hero_filters,
-                read_schema=HeroRead,
-                include=["team"],
-                actor=current_user,
-            )
-        )
+    options = dict(filters=hero_filters, read_schema=HeroRead, include=["team"], actor=current_user)
+    app.include_router(crud_router(Hero, session=get_session, prefix="/heroes", **options))
     app.include_router(
-        crud_router(Team, session=get_session, prefix="/teams", routes=("list", "get", "create"))
+        crud_router(
+            Hero, session=get_async_session, prefix="/async/heroes", pagination="cursor", **options
+        )
     )
+    app.include_router(crud_router(Team, session=get_session, routes=("list", "get", "create")))
     return app
 
 

@@ -9,6 +9,7 @@ PG_CLUSTER=${PG_CLUSTER:-main}
 PG_BIN=/usr/lib/postgresql/$PG_VERSION/bin
 HBA_FILE=/etc/postgresql/$PG_VERSION/$PG_CLUSTER/pg_hba.conf
 HBA_LINE="host replication all 127.0.0.1/32 trust"
+HBA_MARK=${HBA_MARK:-/tmp/sqlmodel-crud-utils-hba-added} # exists while our line is in $HBA_FILE
 PRIMARY_PORT=${PRIMARY_PORT:-5432}
 REPLICA_PORT=${REPLICA_PORT:-5433}
 BOUNCER_PORT=${BOUNCER_PORT:-6432}
@@ -51,6 +52,7 @@ prepare_primary() {
     log "adding '$HBA_LINE' to $HBA_FILE"
     [[ -z $(tail -c1 "$HBA_FILE") ]] || echo >>"$HBA_FILE" # no trailing newline
     echo "$HBA_LINE" >>"$HBA_FILE"
+    touch "$HBA_MARK"
     psql_at "$PRIMARY_PORT" "SELECT pg_reload_conf()" >/dev/null
   fi
   wait_for "a replication connection to the primary (check $HBA_FILE)" replication_ok
@@ -126,6 +128,14 @@ stop_all() {
     wait_for "pgbouncer to exit" eval '! bouncer_running' || die "pgbouncer did not exit"
   fi
   rm -rf "$BOUNCER_DIR"
+  if [[ -f $HBA_MARK ]]; then # remove the pg_hba.conf line only if this script added it
+    log "removing '$HBA_LINE' from $HBA_FILE"
+    local kept
+    kept=$(grep -vxF "$HBA_LINE" "$HBA_FILE" || true)
+    printf '%s\n' "$kept" >"$HBA_FILE" # rewritten in place: owner and mode stay
+    psql_at "$PRIMARY_PORT" "SELECT pg_reload_conf()" >/dev/null || true
+    rm -f "$HBA_MARK"
+  fi
 }
 
 status() {

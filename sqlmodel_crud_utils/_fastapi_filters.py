@@ -6,7 +6,7 @@ from __future__ import annotations
 import enum
 import inspect as pyinspect
 from collections.abc import Mapping, Sequence
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, NoReturn, TypeVar
 
 from fastapi import HTTPException, Query, Request
 
@@ -14,7 +14,7 @@ from .exceptions import QueryError
 from .lookups import parse_lookup
 from .query import Q
 
-__all__ = ["PAGING", "FilterSet"]
+__all__ = ["PAGING", "FilterSet", "refuse_parameter"]
 
 M = TypeVar("M")
 
@@ -37,9 +37,12 @@ class FilterSet(Generic[M]):
     ``fields`` maps a field (or a relationship path, ``team__name``) to its
     allowed operators (``"exact"`` is the bare name). ``sort`` lists the
     keys a client may sort by (each also with a ``-`` prefix);
-    ``default_sort`` applies when the request gives none. Unknown query
-    parameters are refused (422) unless ``forbid_unknown=False``; ``extra``
-    names parameters the route reads itself (paging, by default).
+    ``default_sort`` applies when the request gives none. ``max_size`` is
+    the largest page a list route over these filters serves (`crud_router`
+    takes it; a route of your own declares ``size: int =
+    Query(20, le=heroes.max_size)``). Unknown query parameters are refused
+    (422) unless ``forbid_unknown=False``; ``extra`` names parameters the
+    route reads itself (paging, by default).
 
     Example::
 
@@ -57,11 +60,15 @@ class FilterSet(Generic[M]):
         fields: Mapping[str, Sequence[str]],
         sort: Sequence[str] = (),
         default_sort: str | Sequence[str] | None = None,
+        max_size: int = 100,
         *,
         forbid_unknown: bool = True,
         extra: Sequence[str] = PAGING,
     ) -> None:
+        if max_size < 1:
+            raise ValueError(f"max_size must be at least 1, got {max_size}")
         self.model = model
+        self.max_size = max_size
         self.forbid_unknown = forbid_unknown
         self.extra = frozenset(extra)
         self._lookups: dict[str, str] = {}  # parameter name -> Q lookup key
@@ -118,14 +125,14 @@ class FilterSet(Generic[M]):
             known = set(self._lookups) | self.extra | ({"sort"} if self.sort_keys else set())
             unknown = sorted(set(request.query_params) - known)
             if unknown:
-                _refuse(unknown[0], f"unknown query parameter {unknown[0]!r}")
+                refuse_parameter(unknown[0], f"unknown query parameter {unknown[0]!r}")
         lookups: dict[str, Any] = {}
         for name, value in values.items():
             if name == "sort" or value is None:
                 continue
             if name.endswith("__between"):
                 if len(value) != 2:
-                    _refuse(name, f"{name} takes exactly two values, got {len(value)}")
+                    refuse_parameter(name, f"{name} takes exactly two values, got {len(value)}")
                 value = tuple(value)
             lookups[self._lookups[name]] = value
         query = Q(self.model)
@@ -136,7 +143,7 @@ class FilterSet(Generic[M]):
             if chosen:
                 query = query.order_by(*chosen)
         except QueryError as exc:
-            _refuse(str(getattr(exc, "key", None) or "query"), str(exc))
+            refuse_parameter(str(getattr(exc, "key", None) or "query"), str(exc))
         return query
 
 
@@ -149,8 +156,11 @@ def _annotation(op: str, python_type: type[Any] | None) -> Any:
     return list[base] if op in _LISTS else base  # type: ignore[valid-type]
 
 
-def _refuse(parameter: str, message: str) -> None:
-    """A 422 shaped like FastAPI's own validation errors."""
+def refuse_parameter(parameter: str, message: str) -> NoReturn:
+    """Raise a 422 shaped like FastAPI's own validation errors.
+
+    Example: ``refuse_parameter("hard", "hard delete is not enabled on this route")``.
+    """
     raise HTTPException(
         status_code=422,
         detail=[{"loc": ["query", parameter], "msg": message, "type": "value_error"}],

@@ -16,13 +16,13 @@ from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, create_model
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from . import sync
-from ._fastapi_filters import PAGING, FilterSet
+from ._fastapi_filters import PAGING, FilterSet, refuse_parameter
 from ._fastapi_problems import problem_response, problem_responses
 from .audit import AuditMixin, TimestampMixin, acting_as
 from .exceptions import RecordNotFoundError, SQLModelCRUDError
@@ -64,7 +64,7 @@ def crud_router(
     actor: Callable[..., Any] | None = None,
     tenant: Callable[..., Any] | None = None,
     allow_hard_delete: bool = False,
-    max_size: int = 100,
+    max_size: int | None = None,
     include: Sequence[str] = (),
 ) -> APIRouter:
     """An ``APIRouter`` with the CRUD routes of ``model`` (import it from
@@ -73,7 +73,7 @@ def crud_router(
     * ``GET {prefix}`` — a `Page` (``pagination="offset"``: ``?page=&size=``) or a
       `CursorPage` (``"cursor"``: ``?cursor=&size=``) of rows, filtered and
       sorted by ``filters`` (a `FilterSet`; none: no filter parameters);
-      ``size`` is at most ``max_size``;
+      ``size`` is at most ``max_size`` (default: the filters' ``max_size``, 100);
     * ``GET {prefix}/{key}``, ``POST {prefix}`` (201), ``PATCH /{key}``, ``DELETE /{key}``
       (204; a soft delete on `SoftDeleteMixin` models, ``?hard=true`` only
       with ``allow_hard_delete=True``), ``POST /{key}/restore`` (soft-delete
@@ -127,7 +127,10 @@ def crud_router(
     db = _param("db", Annotated[Any, Depends(session)])
     who = _param("who", Annotated[Any, Depends(actor or _nobody)])
     owner = _param("owner", Annotated[Any, Depends(tenant or _nobody)])
-    size = _param("size", Annotated[int, Query(ge=1, le=max_size)], 20)
+    largest = filter_set.max_size if max_size is None else max_size
+    if largest < 1:
+        raise ValueError(f"max_size must be at least 1, got {largest}")
+    size = _param("size", Annotated[int, Query(ge=1, le=largest)], min(20, largest))
 
     def run(args: dict[str, Any], call: Callable[..., Any], *values: Any) -> Any:
         """``call(sync_session, *values)``, acting as ``who`` in tenant
@@ -232,16 +235,17 @@ def crud_router(
             responses=problem_responses(404, 409, 422),
         )
     if "delete" in routes:
-        hard = [_param("hard", bool, False)] if allow_hard_delete else []
+        # without allow_hard_delete the request is read to refuse ?hard= (_hard_delete)
+        hard = _param("hard", bool, False) if allow_hard_delete else _param("request", Request)
         route(
             "/{key}",
             "delete",
             "delete",
-            [key, db, who, *hard],
-            lambda a: run(a, work.delete, a["key"], a.get("hard", False)),
+            [key, db, who, hard],
+            lambda a: run(a, work.delete, a["key"], _hard_delete(a)),
             status_code=204,
             response_class=Response,
-            responses=problem_responses(404, 409),
+            responses=problem_responses(404, 409, 422),
         )
     if "restore" in routes and is_soft_delete_model(model):
         route(
@@ -254,6 +258,15 @@ def crud_router(
             responses=problem_responses(404),
         )
     return router
+
+
+def _hard_delete(args: dict[str, Any]) -> bool:
+    """The ``hard`` flag of a DELETE; a ``?hard=`` sent to a route without
+    ``allow_hard_delete`` is refused (422), never ignored."""
+    request = args.get("request")
+    if request is not None and "hard" in request.query_params:
+        refuse_parameter("hard", "hard delete is not enabled on this route")
+    return bool(args.get("hard", False))
 
 
 def _reading_only(filters: FilterSet[Any], paging: Sequence[str]) -> FilterSet[Any]:

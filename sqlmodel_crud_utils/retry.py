@@ -19,7 +19,8 @@ it would leave a `transaction` block with ``wrap_errors=False``: your own
 exceptions and the library's errors unchanged, a database error the library
 does not translate as `TransactionError`. After
 ``retries`` attempts the last conflict is raised as `TransactionError`,
-with every attempt in ``attempts``.
+with every attempt in ``attempts``. Each retry is logged (INFO, logger
+``sqlmodel_crud_utils.retry``) with the attempt, the error code and the delay.
 
 ``fn`` runs inside `transaction` / `a_transaction`: the legacy functions and
 `Q` writes in it flush instead of committing, so each attempt is all or
@@ -33,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import logging
 import random
 import time
 from collections.abc import Awaitable, Callable
@@ -48,6 +50,7 @@ from .transactions import a_transaction, keeping_loaded, transaction
 
 __all__ = ["Attempt", "a_run_transaction", "retryable_error", "run_transaction"]
 
+_log = logging.getLogger(__name__)
 _T = TypeVar("_T")
 _S = TypeVar("_S", bound=Session)
 _A = TypeVar("_A", bound=AsyncSession)
@@ -99,12 +102,14 @@ def retryable_error(error: BaseException) -> str | None:
 
 
 def _code(error: Any) -> str | None:
-    sqlstate = getattr(error, "sqlstate", None) or getattr(error, "pgcode", None)
-    if sqlstate in _RETRY_SQLSTATES:
-        return str(sqlstate)
+    # MySQL's error number first: a deadlock (1213) also carries SQLSTATE
+    # 40001 where the driver exposes one (aiomysql through SQLAlchemy)
     args = getattr(error, "args", ())
     if args and isinstance(args[0], int) and args[0] in _RETRY_MYSQL_ERRORS:
         return str(args[0])
+    sqlstate = getattr(error, "sqlstate", None) or getattr(error, "pgcode", None)
+    if sqlstate in _RETRY_SQLSTATES:
+        return str(sqlstate)
     return None
 
 
@@ -134,6 +139,15 @@ class _Retrying:
         ceiling = min(self.max_backoff, self.backoff * 2 ** min(number - 1, _MAX_DOUBLINGS))
         delay = 0.0 if last else random.uniform(0, ceiling)
         self.attempts.append(Attempt(number, code, first_line(error), delay))
+        if not last:
+            _log.info(
+                "attempt %d of %d failed with %s (%s); retrying in %.3f s",
+                number,
+                self.retries,
+                code,
+                first_line(error),
+                delay,
+            )
         if last:
             raise TransactionError(
                 f"transaction failed after {number} attempt(s), the last with "

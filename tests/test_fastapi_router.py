@@ -17,6 +17,7 @@ from sqlmodel import Session
 from sqlmodel_crud_utils import Q, QueryError
 from sqlmodel_crud_utils.exceptions import ConstraintError, RecordNotFoundError
 from sqlmodel_crud_utils.fastapi import (
+    FilterSet,
     crud_router,
     problem_for,
 )
@@ -313,3 +314,52 @@ def test_the_collection_is_the_prefix_itself(client, root):
     schema = client.get("/openapi.json").json()
     assert f"{root}/heroes" in schema["paths"]
     assert f"{root}/heroes/" not in schema["paths"]
+
+
+def test_hard_delete_is_refused_where_it_is_not_enabled(client, root):
+    first, *_ = make_heroes(client, root)
+    refused = client.delete(f"{root}/heroes/{first}", params={"hard": True})
+    assert refused.status_code == 422
+    assert refused.json()["detail"][0]["loc"] == ["query", "hard"]
+    assert "not enabled" in refused.json()["detail"][0]["msg"]
+    assert client.get(f"{root}/heroes/{first}").json()["name"] == "Iron Man"  # nothing deleted
+    schema = client.get("/openapi.json").json()
+    deleting = schema["paths"][f"{root}/heroes/{{key}}"]["delete"]
+    assert "hard" not in {p["name"] for p in deleting.get("parameters", [])}
+    assert "422" in deleting["responses"]
+
+
+def test_the_largest_page_comes_from_the_filters_or_the_router(backend):
+    backend.clean()
+    sync_session, _, dispose = session_dependencies(backend)
+    small = FilterSet(Hero, fields={"age": ["gte"]}, max_size=3)
+    app = FastAPI()
+    app.include_router(crud_router(Hero, session=sync_session, filters=small, prefix="/small"))
+    app.include_router(
+        crud_router(Hero, session=sync_session, filters=small, prefix="/big", max_size=50)
+    )
+    try:
+        with TestClient(app) as client:
+            for n in range(5):
+                assert client.post("/small", json={"name": f"h{n}", "age": n}).status_code == 201
+            assert len(client.get("/small", params={"size": 3}).json()["items"]) == 3
+            assert client.get("/small").json()["size"] == 3  # the default page fits too
+            too_big = client.get("/small", params={"size": 4})
+            assert too_big.status_code == 422
+            assert too_big.json()["detail"][0]["loc"] == ["query", "size"]
+            assert len(client.get("/big", params={"size": 50}).json()["items"]) == 5
+            schema = client.get("/openapi.json").json()
+            sizes = {
+                path: next(
+                    p for p in schema["paths"][path]["get"]["parameters"] if p["name"] == "size"
+                )
+                for path in ("/small", "/big")
+            }
+            assert sizes["/small"]["schema"]["maximum"] == 3
+            assert sizes["/big"]["schema"]["maximum"] == 50
+    finally:
+        dispose()
+    with pytest.raises(ValueError, match="max_size"):
+        FilterSet(Hero, fields={}, max_size=0)
+    with pytest.raises(ValueError, match="max_size"):
+        crud_router(Hero, session=sync_session, max_size=0)

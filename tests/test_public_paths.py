@@ -87,3 +87,47 @@ def test_mixins_reexports_the_objects_of_their_new_homes() -> None:
         homes = [module for module in (audit, scopes, types) if hasattr(module, name)]
         assert homes, f"mixins.{name} has no home module"
         assert all(getattr(home, name) is getattr(mixins, name) for home in homes), name
+
+
+_WITHOUT_FASTAPI = """
+import sys
+from importlib.abc import MetaPathFinder
+
+
+class NoFastAPI(MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("fastapi", "starlette"):
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+
+
+sys.meta_path.insert(0, NoFastAPI())
+import sqlmodel_crud_utils
+from sqlmodel import Field, SQLModel
+
+
+class Probe(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    depth: int = 0
+
+
+assert "depth" in str(sqlmodel_crud_utils.Q(Probe).where(depth__gte=3).statement)
+assert not [m for m in sys.modules if m.split(".")[0] in ("fastapi", "starlette")]
+try:
+    import sqlmodel_crud_utils.fastapi
+except ModuleNotFoundError as exc:
+    print("refused:", exc.name)
+"""
+
+
+def test_the_package_root_never_needs_fastapi():
+    """The root (every module it imports) works where FastAPI cannot be
+    imported; only ``sqlmodel_crud_utils.fastapi`` needs it."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", _WITHOUT_FASTAPI], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "refused: fastapi"

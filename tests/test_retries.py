@@ -9,6 +9,7 @@ with nothing of it written."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
@@ -107,8 +108,27 @@ def sync_factory(engine: Engine, kind: str) -> sessionmaker[Session]:
     return sessionmaker(engine.execution_options(isolation_level=isolation), class_=Session)
 
 
+def expected_retry_code(backend: Backend, kind: str) -> str:
+    """The error that must have caused the one retry of a scenario."""
+    if kind == "skew":
+        return "40001"  # serialization failure
+    return "40P01" if backend.name.startswith("postgresql") else "1213"  # deadlock
+
+
+def retried_codes(caplog: pytest.LogCaptureFixture) -> list[str]:
+    """The error codes of the retries `run_transaction` logged."""
+    return [
+        str(record.args[2])
+        for record in caplog.records
+        if record.name == "sqlmodel_crud_utils.retry" and isinstance(record.args, tuple)
+    ]
+
+
 @pytest.mark.parametrize("kind", ["skew", "deadlock"])
-def test_conflicting_transactions_retry_once(backend: Backend, doctors: Engine, kind: str) -> None:
+def test_conflicting_transactions_retry_once(
+    backend: Backend, doctors: Engine, kind: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="sqlmodel_crud_utils.retry")
     needs_concurrent_writers(backend)
     if kind == "skew" and backend.name != "postgresql":
         pytest.skip("write skew needs SERIALIZABLE snapshots (MariaDB's locks instead)")
@@ -147,6 +167,7 @@ def test_conflicting_transactions_retry_once(backend: Backend, doctors: Engine, 
         thread.join(60)
     assert errors == []
     assert sorted(scenario.calls.values()) == [1, 2]  # exactly one retry
+    assert retried_codes(caplog) == [expected_retry_code(backend, kind)]
     rows = final(doctors)
     if kind == "skew":
         assert sorted(on for _, on, _ in rows) == [False, True]  # one left, one stayed
@@ -170,8 +191,9 @@ class AsyncBarrier:
 
 @pytest.mark.parametrize("kind", ["skew", "deadlock"])
 def test_conflicting_async_transactions_retry_once(
-    backend: Backend, doctors: Engine, kind: str
+    backend: Backend, doctors: Engine, kind: str, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO, logger="sqlmodel_crud_utils.retry")
     needs_concurrent_writers(backend)
     if kind == "skew" and backend.name != "postgresql":
         pytest.skip("write skew needs SERIALIZABLE snapshots (MariaDB's locks instead)")
@@ -211,6 +233,7 @@ def test_conflicting_async_transactions_retry_once(
 
     asyncio.run(run())
     assert sorted(scenario.calls.values()) == [1, 2]
+    assert retried_codes(caplog) == [expected_retry_code(backend, kind)]
     rows = final(doctors)
     if kind == "skew":
         assert sorted(on for _, on, _ in rows) == [False, True]
