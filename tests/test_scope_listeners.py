@@ -105,7 +105,7 @@ def test_no_session_listeners_until_a_mixin_model_is_mapped() -> None:
         """
         from sqlalchemy import event
         from sqlalchemy.orm import Session
-        from sqlmodel import Field, SQLModel, create_engine, select
+        from sqlmodel import Field, Relationship, SQLModel, create_engine, select
         import sqlmodel_crud_utils
         from sqlmodel_crud_utils import _listeners, scopes
 
@@ -135,12 +135,20 @@ def test_no_session_listeners_until_a_mixin_model_is_mapped() -> None:
 
         class Soft(SQLModel, sqlmodel_crud_utils.SoftDeleteMixin, table=True):
             id: int | None = Field(default=None, primary_key=True)
+            owner_id: int | None = Field(default=None, foreign_key="owner.id")
 
         Soft()
-        print(before, audit_only, installed())
+        soft_alone = installed()  # no relationship can load its rows: nothing to scope
+
+        class Owner(SQLModel, table=True):
+            id: int | None = Field(default=None, primary_key=True)
+            things: list[Soft] = Relationship()
+
+        Owner()
+        print(before, audit_only, soft_alone, installed())
         """
     )
-    assert out == "(False, False) (False, True) (True, True)"
+    assert out == "(False, False) (False, True) (False, True) (True, True)"
 
 
 def test_the_execute_listener_decides_per_model_in_one_lookup() -> None:
