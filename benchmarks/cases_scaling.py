@@ -33,7 +33,11 @@ def _replica(ctx: Context) -> Engine:
     if not url:
         return ctx.engine
     replica = create_engine(url)
-    _wait_for_replay(ctx.engine, replica)
+    try:
+        _wait_for_replay(ctx.engine, replica)
+    except BaseException:
+        replica.dispose()
+        raise
     return replica
 
 
@@ -43,9 +47,12 @@ def _wait_for_replay(primary: Engine, replica: Engine, timeout: float = 60.0) ->
         target = conn.execute(text("SELECT pg_current_wal_lsn()")).scalar_one()
     deadline = time.monotonic() + timeout
     with replica.connect() as conn:
-        while not conn.execute(
-            text("SELECT pg_last_wal_replay_lsn() >= CAST(:lsn AS pg_lsn)"), {"lsn": target}
-        ).scalar_one():
+        # a server that is not a standby (the primary, a pooler in front of it) has it all
+        caught_up = text(
+            "SELECT COALESCE(pg_last_wal_replay_lsn() >= CAST(:lsn AS pg_lsn), "
+            "NOT pg_is_in_recovery())"
+        )
+        while not conn.execute(caught_up, {"lsn": target}).scalar_one():
             if time.monotonic() > deadline:
                 raise RuntimeError(f"the replica did not replay up to {target} in {timeout} s")
             conn.rollback()

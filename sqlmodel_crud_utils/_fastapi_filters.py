@@ -38,11 +38,12 @@ class FilterSet(Generic[M]):
     allowed operators (``"exact"`` is the bare name). ``sort`` lists the
     keys a client may sort by (each also with a ``-`` prefix);
     ``default_sort`` applies when the request gives none. ``max_size`` is
-    the largest page a list route over these filters serves (`crud_router`
-    takes it; a route of your own declares ``size: int =
-    Query(20, le=heroes.max_size)``). Unknown query parameters are refused
-    (422) unless ``forbid_unknown=False``; ``extra`` names parameters the
-    route reads itself (paging, by default).
+    the default largest page of a list route over these filters
+    (`crud_router` takes it unless given its own ``max_size``; a route of
+    your own declares ``size: int = Query(20, le=heroes.max_size)``).
+    Unknown query parameters are refused (422) unless
+    ``forbid_unknown=False``; ``extra`` names parameters the route reads
+    itself (paging, by default).
 
     Example::
 

@@ -9,10 +9,7 @@ writes and reads made without this library's helpers:
   `SoftDeleteMixin` instances on ``session.add()`` + commit, both in one
   pass over the flushed objects;
 * ``do_orm_execute`` (`sqlmodel_crud_utils.scopes._scope_relationship_loads`)
-  makes every *relationship load* of a soft-delete model live-only; it is
-  installed only once a relationship can load soft-delete rows (its target
-  is a soft-delete model, or its link table is one's), so soft-delete
-  models without such relationships add nothing to any statement.
+  makes every *relationship load* of a soft-delete model live-only.
 
 Mapping a `TenantMixin` model installs the tenant scope's two listeners
 (`sqlmodel_crud_utils.tenancy`): reads confined to the current tenant, and
@@ -87,7 +84,7 @@ def _install_listeners(mapper: Mapper[Any], model: type[Any]) -> None:
     (or code) that never maps one pays nothing for them."""
     if is_audit_model(model) or is_soft_delete_model(model):
         _listen_once(Session, "before_flush", _stamp_before_flush)
-    if _relationships_load_soft_rows(mapper):
+    if is_soft_delete_model(model):
         _listen_once(Session, "do_orm_execute", _scope_relationship_loads)
     if is_tracked_model(model):
         install_tracking()
@@ -96,30 +93,6 @@ def _install_listeners(mapper: Mapper[Any], model: type[Any]) -> None:
     if is_tenant_model(model):
         _listen_once(Session, "before_flush", _check_tenants_before_flush)
         _listen_once(Session, "do_orm_execute", scope_tenants)
-
-
-def _relationships_load_soft_rows(mapper: Mapper[Any]) -> bool:
-    """Whether a relationship of ``mapper`` loads soft-delete rows, or (for
-    a soft-delete model) a relationship of its registry loads its rows or
-    goes through its table."""
-    soft_tables = {
-        m.local_table for m in mapper.registry.mappers if is_soft_delete_model(m.class_)
-    }
-
-    def loads_soft(prop: Any) -> bool:
-        return is_soft_delete_model(prop.mapper.class_) or prop.secondary in soft_tables
-
-    if any(loads_soft(prop) for prop in mapper.relationships):
-        return True
-    if not is_soft_delete_model(mapper.class_):
-        return False
-    # mappers configured later check their own relationships when they are
-    return any(
-        prop.mapper is mapper or prop.secondary is mapper.local_table
-        for other in mapper.registry.mappers
-        if other.configured and other is not mapper
-        for prop in other.relationships
-    )
 
 
 def _check_tenants_before_flush(session: Session, flush_context: Any, instances: Any) -> None:

@@ -223,14 +223,11 @@ def live_only() -> ORMOption:
 
 def _scope_relationship_loads(state: ORMExecuteState) -> None:
     target = state.bind_mapper
-    # O(1) for the common case, a statement about a model the scope never
-    # touches: no soft-delete rows of its own, none loaded through joins or
-    # through a soft-delete link table
-    if target is None or not _scope_applies(target.class_, ""):
-        return
-    if _link_loaded(target.class_, "") and state.is_relationship_load:
+    if state.is_relationship_load:
         _scope_link_load(state)
-    if not _soft_rows_loaded(target.class_, ""):
+    # O(1) for the common case, a statement about a model the scope never
+    # touches: no soft-delete rows of its own, none loaded through joins
+    if target is None or not _scope_applies(target.class_, ""):
         return
     if not state.is_select or state.execution_options.get(INCLUDE_DELETED):
         return
@@ -301,26 +298,8 @@ def _reaches_soft_links(model: type[Any], _: str) -> bool:
 @memoized
 def _scope_applies(model: type[Any], _: str) -> bool:
     """Whether statements whose rows are ``model``'s can need the scope:
-    `_soft_rows_loaded`, or `_link_loaded`."""
-    return _soft_rows_loaded(model, "") or _link_loaded(model, "")
-
-
-@memoized
-def _soft_rows_loaded(model: type[Any], _: str) -> bool:
-    """Whether ``model`` is a soft-delete model, or loads one through joins."""
+    ``model`` is a soft-delete model, or loads one through joins."""
     return is_soft_delete_model(model) or bool(_joined_soft_targets(model, ""))
-
-
-@memoized
-def _link_loaded(model: type[Any], _: str) -> bool:
-    """Whether a relationship of ``model``'s registry loads ``model``'s rows
-    through a soft-delete link model (where `live_link` looks for it)."""
-    target = mapper_of(model)
-    return any(
-        prop.mapper is target and live_link(prop) is not None
-        for mapper in target.registry.mappers
-        for prop in mapper.relationships
-    )
 
 
 @memoized

@@ -105,7 +105,7 @@ def test_no_session_listeners_until_a_mixin_model_is_mapped() -> None:
         """
         from sqlalchemy import event
         from sqlalchemy.orm import Session
-        from sqlmodel import Field, Relationship, SQLModel, create_engine, select
+        from sqlmodel import Field, SQLModel, create_engine, select
         import sqlmodel_crud_utils
         from sqlmodel_crud_utils import _listeners, scopes
 
@@ -135,20 +135,12 @@ def test_no_session_listeners_until_a_mixin_model_is_mapped() -> None:
 
         class Soft(SQLModel, sqlmodel_crud_utils.SoftDeleteMixin, table=True):
             id: int | None = Field(default=None, primary_key=True)
-            owner_id: int | None = Field(default=None, foreign_key="owner.id")
 
         Soft()
-        soft_alone = installed()  # no relationship can load its rows: nothing to scope
-
-        class Owner(SQLModel, table=True):
-            id: int | None = Field(default=None, primary_key=True)
-            things: list[Soft] = Relationship()
-
-        Owner()
-        print(before, audit_only, soft_alone, installed())
+        print(before, audit_only, installed())
         """
     )
-    assert out == "(False, False) (False, True) (False, True) (True, True)"
+    assert out == "(False, False) (False, True) (True, True)"
 
 
 def test_the_execute_listener_decides_per_model_in_one_lookup() -> None:
@@ -163,3 +155,52 @@ def test_the_execute_listener_decides_per_model_in_one_lookup() -> None:
     assert _scope_applies(SaAuthor, "") is True
     assert _scope_applies(JdShelf, "") is True
     assert _scope_applies(JdItem, "") is True
+
+
+def test_relationship_loads_stay_live_whatever_declares_the_relationship() -> None:
+    """A fresh process (so no earlier model installed the listener): the
+    only relationships to the soft-delete model are a backref it declares
+    from its own registry, and one added to a configured mapper later."""
+    out = run_python(
+        """
+        from sqlalchemy import Column, ForeignKey, Integer
+        from sqlalchemy.orm import Session, configure_mappers, registry, relationship
+        from sqlmodel import Field, Relationship, SQLModel, create_engine
+        from sqlmodel_crud_utils import SoftDeleteMixin
+
+        class Keeper(SQLModel, table=True):
+            id: int | None = Field(default=None, primary_key=True)
+
+        class Walker(SQLModel, table=True):
+            id: int | None = Field(default=None, primary_key=True)
+
+        own = registry()
+
+        class OwnBase(SQLModel, registry=own):
+            pass
+
+        class Gem(OwnBase, SoftDeleteMixin, table=True):
+            id: int | None = Field(default=None, primary_key=True)
+            keeper_id: int = Field(sa_column=Column(Integer, ForeignKey(Keeper.__table__.c.id)))
+            walker_id: int = Field(sa_column=Column(Integer, ForeignKey(Walker.__table__.c.id)))
+            keeper: Keeper = Relationship(sa_relationship=relationship(Keeper, backref="gems"))
+
+        configure_mappers()
+        Walker.gems = relationship(Gem)  # after configuration
+
+        engine = create_engine("sqlite://")
+        SQLModel.metadata.create_all(engine)
+        own.metadata.create_all(engine)
+        with Session(engine) as session:
+            session.add_all([Keeper(id=1), Walker(id=1)])
+            session.flush()
+            session.add(Gem(keeper_id=1, walker_id=1))
+            session.add(Gem(keeper_id=1, walker_id=1, is_deleted=True))
+            session.commit()
+        with Session(engine) as session:
+            kept = [g.is_deleted for g in session.get(Keeper, 1).gems]
+            walked = [g.is_deleted for g in session.get(Walker, 1).gems]
+        print(kept, walked)
+        """
+    )
+    assert out == "[False] [False]"
