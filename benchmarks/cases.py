@@ -146,7 +146,7 @@ async def import_cost(ctx: Context) -> None:
         calls_per_read_bare=calls["bare"],
         calls_per_read_imported=calls["imported"],
     )
-    instructions = _instructions_per_read(url, number // 4)
+    instructions = None if ctx.config.quick else _instructions_per_read(url, number // 4)
     if instructions is not None:
         on, off = instructions
         ctx.record(
@@ -160,7 +160,8 @@ async def import_cost(ctx: Context) -> None:
             instructions_per_read_on=on,
             instructions_per_read_off=off,
         )
-    toggled = _worker(url, "toggled", max(10, number // 8), 4 * ctx.config.rounds)
+    batch = max(10, number // 8)
+    toggled = _worker(url, "toggled", batch, ctx.config.rounds)
     paired = [
         on / off
         for on, off in zip(toggled[f"{ctx.clock}_on"], toggled[f"{ctx.clock}_off"], strict=True)
@@ -176,6 +177,7 @@ async def import_cost(ctx: Context) -> None:
         noisy=spread(paired) > NOISY_SPREAD,
         clock=ctx.clock,
         rounds=len(paired),
+        number=batch,
         ratio_min=min(paired),
         ratio_max=max(paired),
     )
