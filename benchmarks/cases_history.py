@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Engine, delete, insert, text
+from sqlalchemy import Engine, bindparam, delete, insert, text
 from sqlmodel import Field, Session
 
 from sqlmodel_crud_utils import (
@@ -188,7 +188,10 @@ async def history_overhead(ctx: Context) -> None:
             UPDATE, on the untracked table."""
             age = next(ages) + 100
             with Session(ctx.engine) as session:
-                session.execute(text(_HISTORY_SQL[ctx.backend]), {"age": age, "now": utc_now()})
+                record = text(_HISTORY_SQL[ctx.backend]).bindparams(
+                    bindparam("now", type_=change_history_table.c.changed_at.type)
+                )
+                session.execute(record, {"age": age, "now": utc_now()})
                 assert Q(BenchWrite).update(session, age=age) == rows
                 session.commit()
 
